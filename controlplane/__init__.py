@@ -1,0 +1,1 @@
+"""Chaos Gateway control plane: admin API, store, translator and xDS server."""

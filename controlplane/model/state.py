@@ -1,0 +1,19 @@
+"""The whole declared state of the gateway: the translator's only input."""
+
+from dataclasses import dataclass, field
+
+from controlplane.model.listeners import ListenerSpec
+from controlplane.model.routes import RouteSpec
+from controlplane.model.services import ServiceSpec
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    listeners: tuple[ListenerSpec, ...] = ()
+    services: tuple[ServiceSpec, ...] = ()
+    routes: tuple[RouteSpec, ...] = ()
+    # Not used by translation; lets callers tell which store revision a snapshot came from.
+    revision: int = field(default=0, compare=False)
+
+    def node_groups(self) -> list[str]:
+        return sorted({listener.node_group for listener in self.listeners})

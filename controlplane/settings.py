@@ -1,0 +1,52 @@
+"""Control-plane settings, read from the environment and validated at start."""
+
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
+MIN_ADMIN_TOKEN_LENGTH = 24
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHAOSGW_", extra="ignore")
+
+    mode: Literal["development", "production"] = Field(
+        default="production",
+        description="development allows an empty admin token; production refuses insecure defaults.",
+    )
+    admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token of the admin API.")
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL: a SQLite file by default, postgresql+psycopg://... in production.",
+    )
+    admin_host: str = "127.0.0.1"
+    admin_port: int = Field(default=8080, ge=0, le=65535)
+    xds_host: str = "127.0.0.1"
+    xds_port: int = Field(default=18000, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    revision_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often to look for changes written by other control-plane replicas.",
+    )
+    ack_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="How long a push waits for a node to ACK one resource type before the next.",
+    )
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Self:
+        if self.mode == "production":
+            token = self.admin_token.get_secret_value()
+            if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+                raise ValueError(
+                    "CHAOSGW_ADMIN_TOKEN must be set to a random secret of at least "
+                    f"{MIN_ADMIN_TOKEN_LENGTH} characters outside development mode "
+                    "(or set CHAOSGW_MODE=development on a workstation)"
+                )
+        return self

@@ -1,0 +1,32 @@
+"""Small builders for Envoy messages that every translator module needs."""
+
+from typing import Any
+
+from envoy.config.core.v3 import address_pb2, config_source_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
+
+
+def ads_source() -> Any:
+    """A config source that points at the ADS stream the resource itself came over."""
+    return config_source_pb2.ConfigSource(
+        ads=config_source_pb2.AggregatedConfigSource(),
+        resource_api_version=config_source_pb2.ApiVersion.V3,
+    )
+
+
+def socket_address(host: str, port: int) -> Any:
+    return address_pb2.Address(
+        socket_address=address_pb2.SocketAddress(address=host, port_value=port)
+    )
+
+
+def duration(seconds: float) -> duration_pb2.Duration:
+    whole = int(seconds)
+    return duration_pb2.Duration(seconds=whole, nanos=round((seconds - whole) * 1e9))
+
+
+def packed(message: Message) -> any_pb2.Any:
+    holder = any_pb2.Any()
+    holder.Pack(message)
+    return holder
