@@ -1,0 +1,1 @@
+"""Demo upstreams: stand-ins for the game services, for development and integration tests."""

@@ -1,0 +1,122 @@
+"""A small echo upstream for development and integration tests.
+
+Every HTTP request gets a JSON description of what arrived (method, path, query, headers) and an
+`x-upstream: NAME` header, so a test can tell which upstream Envoy chose and what Envoy changed
+on the way. A WebSocket upgrade on any path echoes every message back.
+
+It is a bare ASGI app on uvicorn rather than a framework app: there is no routing to do, and
+keeping the per-request work minimal lets it keep up with Envoy in bounded load tests.
+"""
+
+import argparse
+import json
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+
+import uvicorn
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def make_app(name: str) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """The ASGI app of the upstream called `name`."""
+    name_header = (b"x-upstream", name.encode())
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await _http(scope, receive, send)
+        elif scope["type"] == "websocket":
+            await _websocket(receive, send)
+        # Lifespan is switched off in `run`; any other scope type has nothing to do here.
+
+    async def _http(scope: Scope, receive: Receive, send: Send) -> None:
+        # Drain the request body so keep-alive connections stay usable; its content is not echoed.
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            more = message.get("more_body", False)
+        body = json.dumps(
+            {
+                "upstream": name,
+                "method": scope["method"],
+                "path": scope["path"],
+                "query": scope["query_string"].decode("latin-1"),
+                "headers": _headers(scope["headers"]),
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    name_header,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _websocket(receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.connect":
+                # The header on the 101 answer lets a test see which upstream took the socket.
+                await send({"type": "websocket.accept", "headers": [name_header]})
+            elif kind == "websocket.receive":
+                if message.get("text") is not None:
+                    await send({"type": "websocket.send", "text": message["text"]})
+                else:
+                    await send({"type": "websocket.send", "bytes": message.get("bytes") or b""})
+            else:  # websocket.disconnect
+                return
+
+    return app
+
+
+def _headers(raw: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    # Repeated headers are joined the way HTTP allows folding them, so none is lost.
+    headers: dict[str, str] = {}
+    for key, value in raw:
+        name, text = key.decode("latin-1").lower(), value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {text}" if name in headers else text
+    return headers
+
+
+def run(name: str, host: str = "127.0.0.1", port: int = 8081) -> None:
+    """Serve until SIGTERM or SIGINT; uvicorn's own handlers close connections and return."""
+    config = uvicorn.Config(
+        make_app(name),
+        host=host,
+        port=port,
+        lifespan="off",
+        server_header=False,
+        access_log=False,  # a log line per request would dominate the cost of an echo
+        log_level="warning",
+        ws="websockets-sansio",
+        # Pings would add timing noise to tests that hold sockets open; Envoy carries its own.
+        ws_ping_interval=None,
+        # SIGTERM must stop it promptly even while Envoy holds keep-alive connections open.
+        timeout_graceful_shutdown=1,
+    )
+    uvicorn.Server(config).run()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="chaosgw upstream", description=__doc__)
+    parser.add_argument("--name", required=True, help="returned in the body and x-upstream")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    run(args.name, args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
