@@ -15,13 +15,15 @@ class Settings(BaseSettings):
 
     mode: Literal["development", "production"] = Field(
         default="production",
-        description="development allows an empty admin token; production refuses insecure defaults.",
+        description="development allows an empty admin token; production refuses insecure ones.",
     )
-    admin_token: SecretStr = Field(default=SecretStr(""), description="Bearer token of the admin API.")
+    admin_token: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token of the admin API."
+    )
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
         validation_alias="DATABASE_URL",
-        description="SQLAlchemy URL: a SQLite file by default, postgresql+psycopg://... in production.",
+        description="SQLAlchemy URL: a SQLite file by default, postgresql+psycopg://... in prod.",
     )
     admin_host: str = "127.0.0.1"
     admin_port: int = Field(default=8080, ge=0, le=65535)

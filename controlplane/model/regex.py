@@ -27,4 +27,3 @@ def check_re2(pattern: str) -> str:
             f"{compiled.programsize} > {ENVOY_MAX_PROGRAM_SIZE})"
         )
     return pattern
-

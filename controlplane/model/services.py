@@ -23,7 +23,10 @@ class Endpoint(Spec):
     port: Port
     weight: int = Field(default=1, ge=1, le=1000, description="Share of traffic within a priority.")
     priority: int = Field(
-        default=0, ge=0, le=10, description="0 is preferred; higher priorities take over on failure."
+        default=0,
+        ge=0,
+        le=10,
+        description="0 is preferred; higher priorities take over on failure.",
     )
 
 
@@ -39,7 +42,9 @@ class ServiceSpec(Spec):
     protocol: Protocol = "http1"
     discovery: Discovery = Field(
         default="static",
-        description="static: endpoints are IP addresses sent over EDS; dns: hostnames resolved by Envoy.",
+        description=(
+            "static: endpoints are IP addresses sent over EDS; dns: hostnames Envoy resolves."
+        ),
     )
     endpoints: list[Endpoint] = Field(min_length=1, max_length=1000)
     load_balancing: LoadBalancing = "round_robin"
@@ -57,9 +62,13 @@ class ServiceSpec(Spec):
             try:
                 checker.validate_python(endpoint.host)
             except ValidationError:
-                raise ValueError(f"endpoints[{index}].host {endpoint.host!r} is not {expected}") from None
+                raise ValueError(
+                    f"endpoints[{index}].host {endpoint.host!r} is not {expected}"
+                ) from None
             key = (endpoint.host, endpoint.port)
             if key in seen:
-                raise ValueError(f"endpoints[{index}] {endpoint.host}:{endpoint.port} is listed twice")
+                raise ValueError(
+                    f"endpoints[{index}] {endpoint.host}:{endpoint.port} is listed twice"
+                )
             seen.add(key)
         return self

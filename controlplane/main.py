@@ -1,0 +1,88 @@
+"""Runs the control plane: the admin API (uvicorn) and the ADS server (grpc.aio) on one loop."""
+
+import asyncio
+import logging
+
+import grpc
+import uvicorn
+from envoy.service.discovery.v3 import ads_pb2_grpc
+
+from controlplane.api.app import create_app
+from controlplane.logging import configure_logging
+from controlplane.model import GatewayState
+from controlplane.settings import Settings
+from controlplane.store.database import Database
+from controlplane.store.state import current_revision, load_gateway_state
+from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.nodes import NodeRegistry
+from controlplane.xds.publisher import SnapshotPublisher
+from controlplane.xds.server import AggregatedDiscoveryService
+
+log = logging.getLogger(__name__)
+
+# Envoy keeps one long-lived stream per node; let idle streams live and probe dead peers.
+_GRPC_OPTIONS = [
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.http2.min_ping_interval_without_data_ms", 5_000),
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+]
+
+
+async def serve(settings: Settings) -> None:
+    database = Database(settings.database_url)
+    await asyncio.to_thread(database.migrate)
+
+    def load_state() -> GatewayState:
+        with database.session() as session:
+            return load_gateway_state(session)
+
+    def revision() -> int:
+        with database.session() as session:
+            return current_revision(session)
+
+    cache = SnapshotCache()
+    registry = NodeRegistry()
+    publisher = SnapshotPublisher(cache, load_state, revision, settings.revision_poll_seconds)
+    # Envoys that connect at once must get the real config, not an empty one.
+    await publisher.rebuild()
+
+    xds = grpc.aio.server(options=_GRPC_OPTIONS)
+    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
+        AggregatedDiscoveryService(cache, registry, settings.ack_timeout_seconds), xds
+    )
+    xds_port = xds.add_insecure_port(f"{settings.xds_host}:{settings.xds_port}")
+    await xds.start()
+
+    api = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, database, publisher, registry),
+            host=settings.admin_host,
+            port=settings.admin_port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+    )
+    publishing = asyncio.create_task(publisher.run())
+    log.info(
+        "control plane serving",
+        extra={
+            "admin": f"http://{settings.admin_host}:{settings.admin_port}",
+            "xds": f"{settings.xds_host}:{xds_port}",
+            "mode": settings.mode,
+        },
+    )
+    try:
+        await api.serve()  # returns on SIGINT / SIGTERM
+    finally:
+        publishing.cancel()
+        await xds.stop(grace=1.0)
+        database.close()
+        log.info("control plane stopped")
+
+
+def run(settings: Settings) -> None:
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

@@ -1,0 +1,85 @@
+"""Keeps the snapshot cache in step with the store.
+
+An admin write calls `changed()` (from any thread) to rebuild at once; a slow poll of the store
+revision catches writes made by other control-plane replicas. Bursts of writes coalesce into
+one rebuild, and a rebuild whose result is unchanged wakes nobody.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from controlplane.model import GatewayState
+from controlplane.translator import translate
+from controlplane.xds import metrics
+from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+class SnapshotPublisher:
+    def __init__(
+        self,
+        cache: SnapshotCache,
+        load_state: Callable[[], GatewayState],
+        current_revision: Callable[[], int],
+        poll_seconds: float,
+    ) -> None:
+        self._cache = cache
+        self._load_state = load_state
+        self._current_revision = current_revision
+        self._poll_seconds = poll_seconds
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._requested = asyncio.Event()
+        self._revision: int | None = None
+
+    def changed(self) -> None:
+        """Ask for a rebuild. Safe to call from any thread, returns at once."""
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._requested.set)
+
+    async def rebuild(self) -> None:
+        """Load the state, compile it and publish one snapshot per node group."""
+        started = time.perf_counter()
+        snapshots, revision = await asyncio.to_thread(self._build)
+        for group in set(self._cache.groups()) - set(snapshots):
+            snapshots[group] = Snapshot.empty()  # the group's last listener was deleted
+        changed = [
+            group for group, snapshot in snapshots.items() if self._cache.set(group, snapshot)
+        ]
+        self._revision = revision
+        metrics.TRANSLATION_SECONDS.observe(time.perf_counter() - started)
+        metrics.SNAPSHOT_REVISION.set(revision)
+        if changed:
+            log.info("snapshots published", extra={"revision": revision, "groups": sorted(changed)})
+
+    async def run(self) -> None:
+        """Rebuild on request, and whenever the store revision moves."""
+        self._loop = asyncio.get_running_loop()
+        await self.rebuild()
+        while True:
+            try:
+                await asyncio.wait_for(self._requested.wait(), self._poll_seconds)
+            except TimeoutError:
+                try:
+                    revision = await asyncio.to_thread(self._current_revision)
+                except Exception:
+                    log.exception("cannot read the store revision; serving the last snapshots")
+                    continue
+                if revision == self._revision:
+                    continue
+            self._requested.clear()
+            try:
+                await self.rebuild()
+            except Exception:
+                log.exception("rebuild failed; serving the last snapshots")
+
+    def _build(self) -> tuple[dict[str, Snapshot], int]:
+        state = self._load_state()
+        return (
+            {group: Snapshot.build(resources) for group, resources in translate(state).items()},
+            state.revision,
+        )

@@ -1,0 +1,117 @@
+"""Versioned, serialized resources of one node group, ready to send.
+
+Every resource is serialized once, deterministically, when its snapshot is built; its digest
+and each type's version are content hashes. The same gateway state therefore always yields the
+same versions, across restarts and replicas, and an Envoy that reconnects with the version it
+already holds is sent nothing.
+"""
+
+import hashlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf import any_pb2
+
+from controlplane.translator import GroupResources
+
+_PREFIX = "type.googleapis.com/"
+CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
+ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
+LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
+ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
+
+# Make before break: a listener's routes must name clusters that are already warm. Each stage
+# is a parent type and the type its resources fetch by name; any other type is pushed after.
+PUSH_STAGES = ((CLUSTER, ENDPOINT), (LISTENER, ROUTE))
+PUSH_ORDER = tuple(type_url for stage in PUSH_STAGES for type_url in stage)
+STAGED_TYPES = frozenset(PUSH_ORDER)
+# Subscribed by wildcard: every response carries the full set, and absence means deletion.
+WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    name: str
+    body: any_pb2.Any
+    digest: str
+
+
+@dataclass(frozen=True)
+class TypeSnapshot:
+    type_url: str
+    version: str
+    resources: Mapping[str, Resource]
+    names: frozenset[str]
+
+    @classmethod
+    def of(cls, type_url: str, resources: Iterable[Resource]) -> "TypeSnapshot":
+        by_name = {resource.name: resource for resource in sorted(resources, key=_by_name)}
+        version = hashlib.sha256()
+        for resource in by_name.values():
+            version.update(resource.name.encode())
+            version.update(b"\0")
+            version.update(resource.digest.encode())
+            version.update(b"\n")
+        return cls(type_url, version.hexdigest()[:16], by_name, frozenset(by_name))
+
+    def digest(self, name: str) -> str | None:
+        resource = self.resources.get(name)
+        return None if resource is None else resource.digest
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    types: Mapping[str, TypeSnapshot]
+    # When this snapshot was built (monotonic): measures how long config takes to reach nodes.
+    built_at: float = field(default_factory=time.monotonic, compare=False)
+
+    @property
+    def version(self) -> str:
+        combined = hashlib.sha256()
+        for type_url in sorted(self.types):
+            combined.update(f"{type_url}={self.types[type_url].version};".encode())
+        return combined.hexdigest()[:16]
+
+    def of_type(self, type_url: str) -> TypeSnapshot:
+        found = self.types.get(type_url)
+        return found if found is not None else _empty(type_url)
+
+    @classmethod
+    def build(cls, group: GroupResources) -> "Snapshot":
+        return cls(
+            {
+                CLUSTER: TypeSnapshot.of(
+                    CLUSTER, (_pack(CLUSTER, m.name, m) for m in group.clusters)
+                ),
+                ENDPOINT: TypeSnapshot.of(
+                    ENDPOINT, (_pack(ENDPOINT, m.cluster_name, m) for m in group.endpoints)
+                ),
+                LISTENER: TypeSnapshot.of(
+                    LISTENER, (_pack(LISTENER, m.name, m) for m in group.listeners)
+                ),
+                ROUTE: TypeSnapshot.of(ROUTE, (_pack(ROUTE, m.name, m) for m in group.routes)),
+            }
+        )
+
+    @classmethod
+    def empty(cls) -> "Snapshot":
+        return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
+
+
+def _pack(type_url: str, name: str, message: Any) -> Resource:
+    value = message.SerializeToString(deterministic=True)
+    return Resource(
+        name=name,
+        body=any_pb2.Any(type_url=type_url, value=value),
+        digest=hashlib.sha256(value).hexdigest()[:16],
+    )
+
+
+def _by_name(resource: Resource) -> str:
+    return resource.name
+
+
+def _empty(type_url: str) -> TypeSnapshot:
+    return TypeSnapshot.of(type_url, ())
