@@ -31,7 +31,9 @@ def translate(state: GatewayState) -> dict[str, GroupResources]:
             (listener for listener in state.listeners if listener.node_group == group),
             key=lambda listener: listener.name,
         )
-        group_routes = [r for listener in listeners for r in routes_by_listener.get(listener.name, [])]
+        group_routes = [
+            r for listener in listeners for r in routes_by_listener.get(listener.name, [])
+        ]
         # A group receives only the services its routes use.
         used = sorted({name for route in group_routes for name in route.services()})
         used_services = [services[name] for name in used]

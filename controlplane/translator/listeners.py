@@ -39,7 +39,9 @@ def build_listener(listener: ListenerSpec) -> Any:
         address=socket_address(listener.address, listener.port),
         filter_chains=[
             listener_components_pb2.FilterChain(
-                filters=[listener_components_pb2.Filter(name=HCM_FILTER, typed_config=packed(manager))]
+                filters=[
+                    listener_components_pb2.Filter(name=HCM_FILTER, typed_config=packed(manager))
+                ]
             )
         ],
     )
