@@ -109,15 +109,6 @@ class NodeRegistry:
                 entry.nacked_version, entry.nacked_at = version, time.time()
                 entry.nack_error = error
 
-    def connected_count(self) -> dict[str, int]:
-        """Connected nodes per group, for the metrics gauge."""
-        with self._lock:
-            counts: dict[str, int] = {}
-            for node in self._nodes.values():
-                if node.disconnected_at is None:
-                    counts[node.group] = counts.get(node.group, 0) + 1
-            return counts
-
     def describe(self) -> list[NodeStatus]:
         with self._lock:
             self._prune(time.time())

@@ -116,6 +116,7 @@ class AdsStream:
             str(part) for part in (build.major_number, build.minor_number, build.patch)
         )
         self._registry.connected(self.node_id, self.group, self._peer, f"{agent}/{version}")
+        metrics.XDS_CONNECTED_NODES.labels(group=self.group).inc()
         log.info("node connected", extra={"node": self.node_id, "group": self.group})
 
     def _on_request(self, request: Any) -> None:
@@ -336,6 +337,7 @@ class AggregatedDiscoveryService(ads_pb2_grpc.AggregatedDiscoveryServiceServicer
                 await reader
             if stream.node_id:
                 self._registry.disconnected(stream.node_id)
+                metrics.XDS_CONNECTED_NODES.labels(group=stream.group).dec()
                 log.info("node disconnected", extra={"node": stream.node_id})
 
     async def DeltaAggregatedResources(
