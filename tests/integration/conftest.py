@@ -14,10 +14,14 @@ from tests.integration.harness import (
     LOCALHOST,
     ControlPlane,
     Envoy,
+    Gateway,
     ProcessGroup,
     Upstream,
     free_port,
+    listener_spec,
+    port_accepts,
     scratch_database,
+    wait_until,
 )
 
 _PROCESSES = pytest.StashKey[ProcessGroup]()
@@ -112,3 +116,19 @@ def client() -> Iterator[httpx.Client]:
     """A pooled client for traffic through Envoy (keep-alive: no connection per request)."""
     with httpx.Client(timeout=5.0) as http:
         yield http
+
+
+@pytest.fixture
+def gateway(control_plane: ControlPlane, envoy: EnvoyFactory) -> Gateway:
+    """A listener "public" declared first, then an Envoy that starts with it: when this returns,
+    Envoy has applied its first config and accepts connections on the listener's port."""
+    port = free_port()
+    control_plane.admin.create("listeners", listener_spec("public", port))
+    proxy = envoy()
+    wait_until(
+        lambda: port_accepts(port),
+        timeout=5.0,
+        description=f"Envoy listener 'public' to accept on port {port}",
+        alive=[proxy.process],
+    )
+    return Gateway(control_plane, proxy, "public", port)

@@ -450,8 +450,8 @@ class ControlPlane:
             alive=[self.process],
         )
 
-    def stop(self) -> int | None:
-        return None if self.process is None else self.process.stop()
+    def stop(self, timeout: float = 10.0) -> int | None:
+        return None if self.process is None else self.process.stop(timeout)
 
     def kill(self) -> int | None:
         return None if self.process is None else self.process.kill()
@@ -636,6 +636,36 @@ class Upstream:
 
 # --------------------------------------------------------------------------------------------
 # Traffic through Envoy
+
+
+@dataclass
+class Gateway:
+    """A control plane, one Envoy it configures, and one listener of that Envoy."""
+
+    control_plane: ControlPlane
+    envoy: Envoy
+    listener: str
+    port: int
+
+    @property
+    def admin(self) -> AdminClient:
+        return self.control_plane.admin
+
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://{LOCALHOST}:{self.port}{path}"
+
+    def alive(self) -> list[ManagedProcess]:
+        """The processes whose death should fail a wait at once."""
+        return [p for p in (self.envoy.process, self.control_plane.process) if p is not None]
+
+    def add_service(self, name: str, *upstreams: "Upstream") -> None:
+        self.admin.create("services", service_spec(name, *(u.port for u in upstreams)))
+
+    def add_route(self, name: str, prefix: str, backends: Mapping[str, int]) -> None:
+        self.admin.create("routes", route_spec(name, self.listener, prefix, backends))
+
+    def set_route(self, name: str, prefix: str, backends: Mapping[str, int]) -> None:
+        self.admin.update("routes", name, route_spec(name, self.listener, prefix, backends))
 
 
 def upstream_of(response: httpx.Response) -> str | None:
