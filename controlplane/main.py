@@ -35,11 +35,11 @@ async def serve(settings: Settings) -> None:
     await asyncio.to_thread(database.migrate)
 
     def load_state() -> GatewayState:
-        with database.session() as session:
+        with database.snapshot() as session:
             return load_gateway_state(session)
 
     def revision() -> int:
-        with database.session() as session:
+        with database.snapshot() as session:
             return current_revision(session)
 
     cache = SnapshotCache()
@@ -79,7 +79,7 @@ async def serve(settings: Settings) -> None:
     finally:
         publishing.cancel()
         await xds.stop(grace=1.0)
-        database.close()
+        database.dispose()
         log.info("control plane stopped")
 
 
