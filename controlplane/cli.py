@@ -17,7 +17,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "controlplane", help="serve the admin API and xDS (configured by CHAOSGW_* variables)"
     )
-    commands.add_parser("run", help="run the whole gateway locally with a demo configuration")
+    local = commands.add_parser("run", help="run the whole gateway locally with a demo config")
+    local.add_argument(
+        "--port-offset", type=int, default=0, help="shift every port, to run beside another one"
+    )
 
     envoy = commands.add_parser("envoy", help="render the bootstrap and start Envoy")
     bootstrap = commands.add_parser("bootstrap", help="print the Envoy bootstrap")
@@ -39,9 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "controlplane":
         return _controlplane()
     if args.command == "run":
-        from controlplane.devstack import run
+        from controlplane.devstack import DevPorts, run
 
-        return run()
+        return run(DevPorts(args.port_offset))
     if args.command in ("envoy", "bootstrap"):
         return _envoy(args)
     from controlplane.demo.upstream import main as upstream_main

@@ -17,43 +17,72 @@ from typing import Any
 
 import httpx
 
-ADMIN = "http://127.0.0.1:8080"
-XDS_PORT = 18000
-ENVOY_ADMIN_PORT = 9901
-GATEWAY_PORT = 10000
-UPSTREAMS = {"players": 18081, "inventory": 18082, "inventory-canary": 18083}
 
-DEMO_CONFIG: list[tuple[str, dict[str, Any]]] = [
-    ("listeners", {"name": "public", "address": "127.0.0.1", "port": GATEWAY_PORT}),
-    *(
-        ("services", {"name": name, "endpoints": [{"host": "127.0.0.1", "port": port}]})
-        for name, port in UPSTREAMS.items()
-    ),
-    (
-        "routes",
-        {
-            "name": "players",
-            "listener": "public",
-            "match": {"path": {"type": "prefix", "value": "/players"}},
-            "action": {"type": "forward", "backends": [{"service": "players"}]},
-        },
-    ),
-    (
-        "routes",
-        {
-            "name": "inventory",
-            "listener": "public",
-            "match": {"path": {"type": "prefix", "value": "/inventory"}},
-            "action": {
-                "type": "forward",
-                "backends": [
-                    {"service": "inventory", "weight": 90},
-                    {"service": "inventory-canary", "weight": 10},
-                ],
+@dataclass(frozen=True)
+class DevPorts:
+    """The ports of a local gateway; `offset` shifts them all, to run beside something else."""
+
+    offset: int = 0
+
+    @property
+    def admin(self) -> int:
+        return 8080 + self.offset
+
+    @property
+    def xds(self) -> int:
+        return 18000 + self.offset
+
+    @property
+    def envoy_admin(self) -> int:
+        return 9901 + self.offset
+
+    @property
+    def gateway(self) -> int:
+        return 10000 + self.offset
+
+    def upstream(self, index: int) -> int:
+        return 18081 + index + self.offset
+
+
+UPSTREAMS = ("players", "inventory", "inventory-canary")
+
+
+def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
+    """A small game API: players, and inventory with a 10 % canary."""
+    return [
+        ("listeners", {"name": "public", "address": "127.0.0.1", "port": ports.gateway}),
+        *(
+            (
+                "services",
+                {"name": name, "endpoints": [{"host": "127.0.0.1", "port": ports.upstream(i)}]},
+            )
+            for i, name in enumerate(UPSTREAMS)
+        ),
+        (
+            "routes",
+            {
+                "name": "players",
+                "listener": "public",
+                "match": {"path": {"type": "prefix", "value": "/players"}},
+                "action": {"type": "forward", "backends": [{"service": "players"}]},
             },
-        },
-    ),
-]
+        ),
+        (
+            "routes",
+            {
+                "name": "inventory",
+                "listener": "public",
+                "match": {"path": {"type": "prefix", "value": "/inventory"}},
+                "action": {
+                    "type": "forward",
+                    "backends": [
+                        {"service": "inventory", "weight": 90},
+                        {"service": "inventory-canary", "weight": 10},
+                    ],
+                },
+            },
+        ),
+    ]
 
 
 @dataclass
@@ -62,13 +91,15 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
-def run() -> int:
+def run(ports: DevPorts) -> int:
     var = Path("var")
     var.mkdir(exist_ok=True)
+    admin = f"http://127.0.0.1:{ports.admin}"
     env = {
         **os.environ,
         "CHAOSGW_MODE": "development",
-        "CHAOSGW_XDS_PORT": str(XDS_PORT),
+        "CHAOSGW_ADMIN_PORT": str(ports.admin),
+        "CHAOSGW_XDS_PORT": str(ports.xds),
         "DATABASE_URL": os.environ.get(
             "DATABASE_URL", f"sqlite:///{(var / 'chaosgw.db').resolve()}"
         ),
@@ -83,25 +114,16 @@ def run() -> int:
 
     try:
         start("controlplane", "controlplane")
-        _wait(lambda: _get(f"{ADMIN}/readyz") == 200, "the control plane to be ready", children)
-        for name, port in UPSTREAMS.items():
-            start(f"upstream-{name}", "upstream", "--name", name, "--port", str(port))
-        _declare_demo()
-        start(
-            "envoy",
-            "envoy",
-            "--group",
-            "default",
-            "--id",
-            "dev-envoy",
-            "--xds",
-            f"127.0.0.1:{XDS_PORT}",
-            "--admin-port",
-            str(ENVOY_ADMIN_PORT),
-        )
-        gateway = f"http://127.0.0.1:{GATEWAY_PORT}"
+        _wait(lambda: _get(f"{admin}/readyz") == 200, "the control plane to be ready", children)
+        for index, name in enumerate(UPSTREAMS):
+            port = str(ports.upstream(index))
+            start(f"upstream-{name}", "upstream", "--name", name, "--port", port)
+        _declare(admin, demo_config(ports))
+        xds, envoy_admin = f"127.0.0.1:{ports.xds}", str(ports.envoy_admin)
+        start("envoy", "envoy", "--id", "dev-envoy", "--xds", xds, "--admin-port", envoy_admin)
+        gateway = f"http://127.0.0.1:{ports.gateway}"
         _wait(lambda: _get(f"{gateway}/players/1") == 200, "Envoy to route traffic", children)
-        print(_banner(gateway), flush=True)
+        print(_banner(gateway, admin, ports), flush=True)
         while all(child.process.poll() is None for child in children):
             time.sleep(0.5)
         dead = [child.name for child in children if child.process.poll() is not None]
@@ -117,9 +139,9 @@ def run() -> int:
         _stop(children)
 
 
-def _declare_demo() -> None:
-    with httpx.Client(base_url=ADMIN, timeout=5) as admin:
-        for kind, body in DEMO_CONFIG:
+def _declare(admin_url: str, config: list[tuple[str, dict[str, Any]]]) -> None:
+    with httpx.Client(base_url=admin_url, timeout=5) as admin:
+        for kind, body in config:
             response = admin.post(f"/api/v1/{kind}", json=body)
             if response.status_code not in (201, 409):  # 409: kept from an earlier run
                 raise RuntimeError(f"declaring {kind}/{body['name']}: {response.text}")
@@ -156,15 +178,15 @@ def _stop(children: list[Child]) -> None:
             child.process.wait()
 
 
-def _banner(gateway: str) -> str:
+def _banner(gateway: str, admin: str, ports: DevPorts) -> str:
     return f"""
 Chaos Gateway is running (development mode; logs in var/).
 
   gateway      {gateway}          try: curl {gateway}/players/42
-  admin API    {ADMIN}/docs
-  nodes        curl {ADMIN}/api/v1/nodes
-  metrics      {ADMIN}/metrics
-  Envoy admin  http://127.0.0.1:{ENVOY_ADMIN_PORT}
+  admin API    {admin}/docs
+  nodes        curl {admin}/api/v1/nodes
+  metrics      {admin}/metrics
+  Envoy admin  http://127.0.0.1:{ports.envoy_admin}
 
 Press Ctrl-C to stop.
 """
