@@ -1,0 +1,86 @@
+"""SQL for listeners."""
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controlplane.model import ListenerSpec
+from controlplane.store.repositories import revision
+from controlplane.store.tables import Listener, Route, spec_text, utcnow
+
+
+def get(session: Session, name: str) -> Listener | None:
+    return session.execute(select(Listener).where(Listener.name == name)).scalar_one_or_none()
+
+
+def page(session: Session, *, limit: int, offset: int) -> Sequence[Listener]:
+    return (
+        session.execute(select(Listener).order_by(Listener.name).limit(limit).offset(offset))
+        .scalars()
+        .all()
+    )
+
+
+def count(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Listener)).scalar_one()
+
+
+def all_specs(session: Session) -> list[ListenerSpec]:
+    # Raw JSON text straight into pydantic-core: about twice as fast as json.loads + validate.
+    rows = session.execute(select(spec_text(Listener)).order_by(Listener.name)).scalars()
+    return [ListenerSpec.model_validate_json(text) for text in rows]
+
+
+def bound_to(session: Session, address: str, port: int, node_group: str) -> Listener | None:
+    """The listener already holding this address, port and node group, if any."""
+    return session.execute(
+        select(Listener).where(
+            Listener.address == address,
+            Listener.port == port,
+            Listener.node_group == node_group,
+        )
+    ).scalar_one_or_none()
+
+
+def route_names(session: Session, listener: Listener, *, limit: int) -> list[str]:
+    """Names of (at most `limit`) routes attached to the listener, in name order."""
+    return list(
+        session.execute(
+            select(Route.name)
+            .where(Route.listener_id == listener.id)
+            .order_by(Route.name)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def add(session: Session, spec: ListenerSpec) -> Listener:
+    revision.bump(session)
+    now = utcnow()
+    row = Listener(name=spec.name, created_at=now, updated_at=now)
+    _assign(row, spec)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def replace(session: Session, row: Listener, spec: ListenerSpec) -> Listener:
+    revision.bump(session)
+    _assign(row, spec)
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def delete(session: Session, row: Listener) -> None:
+    revision.bump(session)
+    session.delete(row)
+    session.flush()
+
+
+def _assign(row: Listener, spec: ListenerSpec) -> None:
+    row.spec = spec.model_dump(mode="json")
+    row.address = spec.address
+    row.port = spec.port
+    row.node_group = spec.node_group

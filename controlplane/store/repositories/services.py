@@ -1,0 +1,76 @@
+"""SQL for services."""
+
+from collections.abc import Collection, Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from controlplane.model import ServiceSpec
+from controlplane.store.repositories import revision
+from controlplane.store.tables import Route, Service, route_service_refs, spec_text, utcnow
+
+
+def get(session: Session, name: str) -> Service | None:
+    return session.execute(select(Service).where(Service.name == name)).scalar_one_or_none()
+
+
+def get_many(session: Session, names: Collection[str]) -> dict[str, Service]:
+    """The services among `names` that exist, by name."""
+    if not names:
+        return {}
+    rows = session.execute(select(Service).where(Service.name.in_(names))).scalars()
+    return {row.name: row for row in rows}
+
+
+def page(session: Session, *, limit: int, offset: int) -> Sequence[Service]:
+    return (
+        session.execute(select(Service).order_by(Service.name).limit(limit).offset(offset))
+        .scalars()
+        .all()
+    )
+
+
+def count(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Service)).scalar_one()
+
+
+def all_specs(session: Session) -> list[ServiceSpec]:
+    # Raw JSON text straight into pydantic-core: about twice as fast as json.loads + validate.
+    rows = session.execute(select(spec_text(Service)).order_by(Service.name)).scalars()
+    return [ServiceSpec.model_validate_json(text) for text in rows]
+
+
+def referencing_route_names(session: Session, service: Service, *, limit: int) -> list[str]:
+    """Names of (at most `limit`) routes that send traffic to the service, in name order."""
+    return list(
+        session.execute(
+            select(Route.name)
+            .join(route_service_refs, route_service_refs.c.route_id == Route.id)
+            .where(route_service_refs.c.service_id == service.id)
+            .order_by(Route.name)
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def add(session: Session, spec: ServiceSpec) -> Service:
+    revision.bump(session)
+    now = utcnow()
+    row = Service(name=spec.name, spec=spec.model_dump(mode="json"), created_at=now, updated_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def replace(session: Session, row: Service, spec: ServiceSpec) -> Service:
+    revision.bump(session)
+    row.spec = spec.model_dump(mode="json")
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def delete(session: Session, row: Service) -> None:
+    revision.bump(session)
+    session.delete(row)
+    session.flush()

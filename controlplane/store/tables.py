@@ -1,0 +1,156 @@
+"""ORM tables of the store.
+
+Each resource row keeps the full validated spec as JSON (the source of truth the API serves and
+the translator reads) next to the few fields the database itself must police: unique names,
+unique listener bindings, and the references a route holds, so that a concurrent or buggy writer
+still cannot leave a route pointing at a listener or service that is gone.
+"""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    cast,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnElement
+
+# Stable constraint names: migrations (and SQLite batch mode) refer to constraints by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+NAME_LENGTH = 63
+REVISION_ROW_ID = 1
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC, also on SQLite (which drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are ambiguous; pass an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
+
+
+class _Resource:
+    """Columns every admin resource has. `version` drives optimistic concurrency (ETags)."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    spec: Mapped[dict[str, Any]]
+    version: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        # The ORM adds "AND version = <loaded>" to every UPDATE and DELETE and raises
+        # StaleDataError when a concurrent writer got there first.
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+class Listener(_Resource, Base):
+    __tablename__ = "listeners"
+    __table_args__ = (
+        UniqueConstraint("address", "port", "node_group"),
+        # AUTOINCREMENT: SQLite must never reuse the id of a deleted row, ETags contain it.
+        {"sqlite_autoincrement": True},
+    )
+
+    address: Mapped[str] = mapped_column(String(45))
+    port: Mapped[int] = mapped_column(Integer)
+    node_group: Mapped[str] = mapped_column(String(NAME_LENGTH))
+
+
+class Service(_Resource, Base):
+    __tablename__ = "services"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+route_service_refs = Table(
+    "route_service_refs",
+    Base.metadata,
+    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
+    # RESTRICT: the database itself refuses to delete a service a route still sends traffic to.
+    Column(
+        "service_id",
+        ForeignKey("services.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Route(_Resource, Base):
+    __tablename__ = "routes"
+    __table_args__ = (
+        Index("ix_routes_route_order_name", "route_order", "name"),
+        {"sqlite_autoincrement": True},
+    )
+
+    listener_id: Mapped[int] = mapped_column(
+        ForeignKey("listeners.id", ondelete="RESTRICT"), index=True
+    )
+    # "order" is an SQL keyword; the column gets a plain name.
+    order: Mapped[int] = mapped_column("route_order", Integer)
+
+    listener: Mapped[Listener] = relationship(lazy="raise")
+    services: Mapped[list[Service]] = relationship(
+        secondary=route_service_refs, lazy="raise", passive_deletes=True
+    )
+
+
+class Revision(Base):
+    """A single row counting every committed write, so other processes can poll for changes."""
+
+    __tablename__ = "revision"
+    __table_args__ = (CheckConstraint(f"id = {REVISION_ROW_ID}", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+def spec_text(resource: type[_Resource]) -> ColumnElement[str]:
+    """A resource's spec as the JSON text stored, not decoded by the driver."""
+    return cast(resource.spec, Text)
