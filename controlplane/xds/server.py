@@ -200,9 +200,11 @@ class AdsStream:
             if parent_state is not None:
                 desired = snapshot.of_type(parent)
                 if parent == CLUSTER and parent_state.synced is not None:
-                    # Keep leaving clusters until listeners and routes stop naming them.
+                    # Keep leaving clusters until listeners and routes stop naming them, even
+                    # when nothing else changed (then the union is what the node holds and
+                    # this stage sends nothing).
                     leaving = parent_state.synced.names - desired.names
-                    if leaving and self._changed(parent_state, desired):
+                    if leaving:
                         removal = desired
                         desired = TypeSnapshot.of(
                             CLUSTER,
