@@ -59,7 +59,8 @@ class SnapshotPublisher:
     async def run(self) -> None:
         """Rebuild on request, and whenever the store revision moves."""
         self._loop = asyncio.get_running_loop()
-        await self.rebuild()
+        # The first round rebuilds at once, and like any other survives a store that fails.
+        self._requested.set()
         while True:
             try:
                 await asyncio.wait_for(self._requested.wait(), self._poll_seconds)
