@@ -1,0 +1,1 @@
+"""Listeners: where Envoy accepts client connections."""

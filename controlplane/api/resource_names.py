@@ -1,0 +1,23 @@
+"""Rules about resource names shared by every domain: the path names the resource, and how
+error messages list the names of resources in the way."""
+
+from controlplane.api.errors import ErrorDetail, Invalid
+
+# How many names an error message lists; it says when there are more.
+NAMED_LIMIT = 20
+
+
+def check_path_name(kind: str, path_name: str, body_name: str) -> None:
+    """A PUT body's `name` must equal the path's: renaming is not supported."""
+    if path_name != body_name:
+        raise Invalid(
+            f"the body names {kind} {body_name!r} but the path {path_name!r}; to rename, "
+            f"create the new {kind}, move what refers to it, then delete the old one",
+            details=[ErrorDetail(field="name", location="body", message="must equal the path's")],
+        )
+
+
+def quoted(names: list[str]) -> str:
+    """`'a', 'b'` - at most NAMED_LIMIT names, then "and more"."""
+    shown = ", ".join(repr(name) for name in names[:NAMED_LIMIT])
+    return shown + (" and more" if len(names) > NAMED_LIMIT else "")

@@ -1,0 +1,1 @@
+"""Routes: which requests go where."""

@@ -1,0 +1,1 @@
+"""Services: the upstreams routes send traffic to."""
