@@ -227,7 +227,8 @@ class ManagedProcess:
                 text = log.read().decode(errors="replace")
         except OSError as error:
             return f"(no log: {error})"
-        return "\n".join(text.splitlines()[-lines:])
+        # Some lines (Envoy's list of extensions) run to kilobytes: cut them.
+        return "\n".join(line[:500] for line in text.splitlines()[-lines:])
 
     def _signal(self, signum: signal.Signals) -> None:
         # Signal the whole group we created; the process may just have exited.
