@@ -61,6 +61,10 @@ class _TypeState:
     nonce: str | None = None
     sent_version: str | None = None
     awaiting_ack: bool = False
+    # What the last response sent, the node last ACKed, and the version it NACKed since.
+    sent: TypeSnapshot | None = None
+    accepted: TypeSnapshot | None = None
+    rejected: str | None = None
 
 
 class AdsStream:
@@ -128,12 +132,19 @@ class AdsStream:
             current = self._cache.get(self.group).of_type(type_url)
             if request.version_info and request.version_info == current.version:
                 state.synced, state.stale = current, set()
+                state.accepted = current
                 self._registry.acked(self.node_id, type_url, request.version_info)
             return
         if request.response_nonce != state.nonce:
             return  # Stale nonce: answers a response that has been superseded since.
+        if not state.awaiting_ack:
+            return  # Answered already: this request only changes the subscription.
         state.awaiting_ack = False
         if request.HasField("error_detail"):
+            # The node keeps what it had: compare with that from now on. The rejected version
+            # is not sent again (see _response), nor what depends on it (see _push).
+            state.rejected = state.sent_version
+            state.synced = state.accepted
             error = request.error_detail.message
             metrics.XDS_NACKS.labels(type_url=type_url).inc()
             self._registry.nacked(self.node_id, type_url, state.sent_version or "", error)
@@ -147,6 +158,7 @@ class AdsStream:
                 },
             )
         else:
+            state.accepted, state.rejected = state.sent, None
             self._registry.acked(self.node_id, type_url, request.version_info)
             built_at = self._built_at.pop(type_url, None)
             if built_at is not None:
@@ -194,11 +206,16 @@ class AdsStream:
 
     async def _push(self, snapshot: Snapshot) -> AsyncIterator[Any]:
         removal: TypeSnapshot | None = None
+        refused = False
         for parent, child in PUSH_STAGES:
+            if refused:
+                # Later stages may name what the node refused; removing stale clusters could
+                # break the routes it still holds. Wait for the next change.
+                break
             parent_state = self._types.get(parent)
             parent_sent = False
+            desired = snapshot.of_type(parent)
             if parent_state is not None:
-                desired = snapshot.of_type(parent)
                 if parent == CLUSTER and parent_state.synced is not None:
                     # Keep leaving clusters until listeners and routes stop naming them, even
                     # when nothing else changed (then the union is what the node holds and
@@ -231,13 +248,16 @@ class AdsStream:
                     await self._await_ack(child_state)
             if parent_sent and parent_state is not None:
                 await self._await_ack(parent_state)
+            refused = _refused(parent_state, desired) or _refused(
+                child_state, snapshot.of_type(child)
+            )
         for type_url, state in self._types.items():
             if type_url not in STAGED_TYPES:
                 response = self._response(type_url, state, snapshot.of_type(type_url), snapshot)
                 if response is not None:
                     yield response
                     await self._await_ack(state)
-        if removal is not None:
+        if removal is not None and not refused:
             state = self._types[CLUSTER]
             response = self._response(CLUSTER, state, removal, snapshot)
             if response is not None:
@@ -267,6 +287,10 @@ class AdsStream:
         self, type_url: str, state: _TypeState, desired: TypeSnapshot, snapshot: Snapshot
     ) -> Any | None:
         changed = self._changed(state, desired)
+        if desired.version == state.rejected and not changed & state.stale:
+            # The node refused exactly this: send it again once it changes, or when the node
+            # subscribes to more names (they are owed a response).
+            return None
         if state.wildcard:
             # A wildcard response always carries the full set; send one when anything differs,
             # and always answer a node that has nothing yet (it waits for it to start).
@@ -283,7 +307,7 @@ class AdsStream:
             self._types[dependent].stale |= changed
         self._nonce += 1
         state.nonce = str(self._nonce)
-        state.sent_version = desired.version
+        state.sent_version, state.sent = desired.version, desired
         state.synced, state.stale = desired, set()
         state.awaiting_ack = True
         self._built_at[type_url] = snapshot.built_at
@@ -312,6 +336,14 @@ class AdsStream:
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._activity.wait(), remaining)
+
+
+def _refused(state: _TypeState | None, desired: TypeSnapshot) -> bool:
+    """Whether the node NACKed `desired` while it holds earlier content that works.
+
+    A node that never accepted anything has nothing to lose, and still gets the rest.
+    """
+    return state is not None and state.rejected == desired.version and state.accepted is not None
 
 
 class AggregatedDiscoveryService(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
