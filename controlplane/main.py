@@ -1,7 +1,10 @@
 """Runs the control plane: the admin API (uvicorn) and the ADS server (grpc.aio) on one loop."""
 
 import asyncio
+import contextlib
 import logging
+import signal
+from collections.abc import Iterator
 
 import grpc
 import uvicorn
@@ -30,6 +33,15 @@ _GRPC_OPTIONS = [
 ]
 
 
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its own signal handling, which would re-raise SIGTERM after `serve()`
+    returns and kill the process before the xDS server and the database are closed."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 async def serve(settings: Settings) -> None:
     database = Database(settings.database_url)
     await asyncio.to_thread(database.migrate)
@@ -55,7 +67,7 @@ async def serve(settings: Settings) -> None:
     xds_port = xds.add_insecure_port(f"{settings.xds_host}:{settings.xds_port}")
     await xds.start()
 
-    api = uvicorn.Server(
+    api = _EmbeddedServer(
         uvicorn.Config(
             create_app(settings, database, publisher, registry),
             host=settings.admin_host,
@@ -65,6 +77,9 @@ async def serve(settings: Settings) -> None:
             lifespan="off",
         )
     )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, api.handle_exit, signum, None)
     publishing = asyncio.create_task(publisher.run())
     log.info(
         "control plane serving",
@@ -75,7 +90,7 @@ async def serve(settings: Settings) -> None:
         },
     )
     try:
-        await api.serve()  # returns on SIGINT / SIGTERM
+        await api.serve()  # returns once a signal has set `should_exit`
     finally:
         publishing.cancel()
         await xds.stop(grace=1.0)

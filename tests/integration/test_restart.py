@@ -148,11 +148,6 @@ def test_envoy_serves_through_a_control_plane_crash_and_gets_no_push_after(
     assert all(t["nacked_version"] is None for t in node["types"]), node
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="uvicorn re-raises SIGTERM after api.serve() returns, killing the process (-15) "
-    "before serve()'s cleanup runs; reported to the owner of controlplane/main.py",
-)
 def test_control_plane_stops_cleanly_on_sigterm_with_envoy_connected(gateway: Gateway) -> None:
     envoy = gateway.envoy
     wait_until(
