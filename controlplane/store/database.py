@@ -28,6 +28,9 @@ class Database:
 
     def __init__(self, url: str | URL) -> None:
         self.url = make_url(url)
+        if self.url.drivername == "postgresql":
+            # SQLAlchemy's default PostgreSQL driver is psycopg2; this project ships psycopg 3.
+            self.url = self.url.set(drivername="postgresql+psycopg")
         self.engine = _create_engine(self.url)
         backend = self.url.get_backend_name()
         # SQLite: take the write lock when the transaction starts, so two writers queue on the

@@ -68,6 +68,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# JSON, not PostgreSQL's JSONB: JSONB refuses "\u0000", which a valid spec may contain.
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}

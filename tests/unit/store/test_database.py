@@ -131,3 +131,12 @@ def test_unsupported_database_urls_are_refused() -> None:
     with pytest.raises(ValueError, match="unsupported database") as error:
         Database("mysql://user:secret@db/chaos")
     assert "secret" not in str(error.value)
+
+
+def test_a_plain_postgresql_url_uses_psycopg_3() -> None:
+    database = Database("postgresql://chaos@db.internal/gateway")
+    try:
+        assert database.url.drivername == "postgresql+psycopg"
+        assert database.backend == "postgresql"
+    finally:
+        database.dispose()
