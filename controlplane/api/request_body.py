@@ -64,9 +64,11 @@ class JsonBodyMiddleware:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared is not None:
-            if not declared.strip().isdigit():
+            declared = declared.strip()
+            # isascii: "²".isdigit() is true, and int("²") raises.
+            if not (declared.isascii() and declared.isdigit()):
                 await self._refuse(
-                    scope, receive, send, 400, "bad_request", "invalid Content-Length"
+                    scope, receive, send, 400, "bad_request", "invalid Content-Length header"
                 )
                 return
             if int(declared) > self._max_bytes:
