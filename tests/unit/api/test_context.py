@@ -1,16 +1,23 @@
-"""The publisher hears about every committed change, after the commit, and cannot break a write."""
+"""AdminContext: the publisher hears of every committed change, after the commit, and cannot
+break a write; a write losing a race answers 409 or 412, never 500."""
 
 import logging
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import update
 
 from controlplane.api import ConfigPublisher, create_app
+from controlplane.api.context import AdminContext
+from controlplane.api.errors import Conflict, PreconditionFailed
+from controlplane.model import ServiceSpec
 from controlplane.settings import Settings
 from controlplane.store import Database, current_revision, load_gateway_state
+from controlplane.store.repositories import services
+from controlplane.store.tables import Service
 from controlplane.xds.nodes import NodeRegistry
-from tests.unit.api.conftest import listener, service
+from tests.unit.api.conftest import RecordingPublisher, listener, service
 
 
 class SnapshotTakingPublisher:
@@ -58,3 +65,46 @@ def test_a_failing_publisher_does_not_fail_the_committed_write(
     assert response.status_code == 201
     assert stored.status_code == 200
     assert any("publisher" in record.getMessage() for record in caplog.records)
+
+
+def _inventory() -> ServiceSpec:
+    return ServiceSpec.model_validate(service("inventory"))
+
+
+def test_a_write_losing_a_race_on_a_constraint_is_a_409(database: Database) -> None:
+    publisher = RecordingPublisher()
+    admin = AdminContext(database, publisher, NodeRegistry())
+    with database.session() as session:
+        services.add(session, _inventory())
+
+    def add_again() -> None:
+        # What a concurrent creator sees when the other one committed after its check.
+        with admin.write() as session:
+            services.add(session, _inventory())
+
+    with pytest.raises(Conflict):
+        add_again()
+    assert publisher.calls == 0
+
+
+def test_a_write_losing_a_race_on_the_version_is_a_412(database: Database) -> None:
+    publisher = RecordingPublisher()
+    admin = AdminContext(database, publisher, NodeRegistry())
+    with database.session() as session:
+        services.add(session, _inventory())
+
+    def replace_after_another_writer() -> None:
+        with admin.write() as session:
+            row = services.get(session, "inventory")
+            assert row is not None
+            session.execute(
+                update(Service)
+                .where(Service.id == row.id)
+                .values(version=Service.version + 1)
+                .execution_options(synchronize_session=False)
+            )
+            services.replace(session, row, _inventory())
+
+    with pytest.raises(PreconditionFailed):
+        replace_after_another_writer()
+    assert publisher.calls == 0
