@@ -168,6 +168,7 @@ class AdsClient:
         # Subscriptions in the order they were made; None is a wildcard.
         self._subscribed: dict[str, frozenset[str] | None] = {}
         self._acked: dict[str, str] = {}
+        self._answered: set[str] = set()  # types with a response ACKed or NACKed
         self._latest: dict[str, Received] = {}
         self._held: dict[str, _Held] = {}
         self._endpoints_seen: set[str] = set()
@@ -410,6 +411,10 @@ class AdsClient:
     async def _answer(self, stream: _Stream, held: _Held, decision: Decision) -> None:
         received = held.received
         type_url = received.type_url
+        self._answered.add(type_url)
+        if type_url == ENDPOINT:
+            # Envoy ends a cluster's warm-up on its endpoints, accepted or rejected.
+            self._endpoints_seen.update(received.names)
         if isinstance(decision, Nack):
             # A NACK keeps announcing the last version accepted, and applies nothing.
             await self._write(
@@ -422,6 +427,7 @@ class AdsClient:
                     error=decision.message,
                 ),
             )
+            await self._start_listeners(stream)
             return
         # Apply first, as Envoy does: a new cluster or listener subscribes to its endpoints or
         # routes before the response that brought it is ACKed.
@@ -429,8 +435,6 @@ class AdsClient:
             await self._subscribe(stream, ENDPOINT, held.children)
         elif type_url == LISTENER and held.children is not None:
             await self._subscribe(stream, ROUTE, held.children)
-        elif type_url == ENDPOINT:
-            self._endpoints_seen.update(received.names)
         self._acked[type_url] = received.version
         await self._write(
             stream,
@@ -441,15 +445,15 @@ class AdsClient:
                 names=self._names(type_url),
             ),
         )
-        if LISTENER not in self._subscribed and self._clusters_warm():
-            # Envoy asks for listeners once its clusters are initialized.
-            await self._subscribe(stream, LISTENER, None)
+        await self._start_listeners(stream)
 
-    def _clusters_warm(self) -> bool:
-        if CLUSTER not in self._acked:
-            return False
-        wanted = self._subscribed.get(ENDPOINT) or frozenset()
-        return wanted <= self._endpoints_seen
+    async def _start_listeners(self, stream: _Stream) -> None:
+        """Envoy asks for listeners once its clusters are initialized: the first clusters
+        response was answered (a rejected one counts) and their endpoints have arrived."""
+        if LISTENER in self._subscribed or CLUSTER not in self._answered:
+            return
+        if (self._subscribed.get(ENDPOINT) or frozenset()) <= self._endpoints_seen:
+            await self._subscribe(stream, LISTENER, None)
 
     def _names(self, type_url: str) -> list[str]:
         return sorted(self._subscribed.get(type_url) or ())
