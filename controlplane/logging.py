@@ -20,6 +20,7 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__d
     "message",
     "asctime",
     "taskName",
+    "color_message",  # uvicorn's copy of `msg` with terminal colour codes
 }
 
 
