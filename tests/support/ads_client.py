@@ -196,6 +196,7 @@ class AdsClient:
             raise RuntimeError("already connected; use reconnect()")
         self._stream = stream = _Stream(self._stub.StreamAggregatedResources(wait_for_ready=True))
         self._held.clear()
+        self.error = None
         if not self._subscribed:
             self._subscribed[CLUSTER] = None
             if self._eager:
