@@ -81,11 +81,17 @@ def _existing(session: Session, name: str) -> Listener:
 
 
 def _check_binding_free(session: Session, spec: ListenerSpec, itself: Listener | None) -> None:
-    holder = listeners.bound_to(session, spec.address, spec.port, spec.node_group)
-    if holder is not None and (itself is None or holder.id != itself.id):
+    holder = listeners.bound_to(
+        session,
+        spec.address,
+        spec.port,
+        spec.node_group,
+        other_than=None if itself is None else itself.id,
+    )
+    if holder is not None:
         raise Conflict(
-            f"listener {holder.name!r} already binds {spec.address}:{spec.port} in node group "
-            f"{spec.node_group!r}",
+            f"listener {holder.name!r} already binds {_socket(holder.address, spec.port)} in node "
+            f"group {spec.node_group!r}, which overlaps {_socket(spec.address, spec.port)}",
             details=[
                 ErrorDetail(
                     field="port",
@@ -95,3 +101,7 @@ def _check_binding_free(session: Session, spec: ListenerSpec, itself: Listener |
                 )
             ],
         )
+
+
+def _socket(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"

@@ -32,15 +32,20 @@ def all_specs(session: Session) -> list[ListenerSpec]:
     return [ListenerSpec.model_validate_json(text) for text in rows]
 
 
-def bound_to(session: Session, address: str, port: int, node_group: str) -> Listener | None:
-    """The listener already holding this address, port and node group, if any."""
-    return session.execute(
-        select(Listener).where(
-            Listener.address == address,
-            Listener.port == port,
-            Listener.node_group == node_group,
-        )
-    ).scalar_one_or_none()
+# Binding a wildcard address takes the port on every address of the host.
+WILDCARD_ADDRESSES = ("0.0.0.0", "::")
+
+
+def bound_to(
+    session: Session, address: str, port: int, node_group: str, *, other_than: int | None = None
+) -> Listener | None:
+    """Another listener of the node group whose binding overlaps this address and port."""
+    query = select(Listener).where(
+        Listener.port == port, Listener.node_group == node_group, Listener.id != other_than
+    )
+    if address not in WILDCARD_ADDRESSES:
+        query = query.where(Listener.address.in_((address, *WILDCARD_ADDRESSES)))
+    return session.execute(query.order_by(Listener.name).limit(1)).scalar_one_or_none()
 
 
 def route_names(session: Session, listener: Listener, *, limit: int) -> list[str]:

@@ -69,7 +69,6 @@ def test_a_taken_name_is_409(
 def test_a_taken_address_port_and_group_is_409(client: TestClient, database: Database) -> None:
     created(client, "listeners", listener("a", 8080))
     created(client, "listeners", listener("b", 8080, node_group="edge"))
-    created(client, "listeners", listener("c", 8080, address="127.0.0.1"))
     before = store_state(database)
 
     response = client.post("/api/v1/listeners", json=listener("d", 8080))
@@ -79,6 +78,23 @@ def test_a_taken_address_port_and_group_is_409(client: TestClient, database: Dat
     assert "'a'" in error["message"]
     assert "0.0.0.0:8080" in error["message"]
     assert store_state(database) == before
+
+
+def test_a_wildcard_address_overlaps_every_address_of_the_port(client: TestClient) -> None:
+    created(client, "listeners", listener("a", 8080, address="127.0.0.1"))
+    created(client, "listeners", listener("b", 8080, address="127.0.0.2"))
+
+    wildcard = client.post("/api/v1/listeners", json=listener("c", 8080, address="0.0.0.0"))
+    specific = client.post("/api/v1/listeners", json=listener("d", 9090, address="::"))
+    under_wildcard = client.post("/api/v1/listeners", json=listener("e", 9090, address="::1"))
+
+    assert wildcard.status_code == 409
+    assert "127.0.0.1:8080" in error_of(wildcard)["message"]
+    assert specific.status_code == 201
+    assert under_wildcard.status_code == 409
+    assert "[::]:9090" in error_of(under_wildcard)["message"]
+    names = [item["name"] for item in client.get("/api/v1/listeners").json()["items"]]
+    assert names == ["a", "b", "d"]
 
 
 def test_replace_moving_onto_a_taken_binding_is_409(client: TestClient) -> None:
