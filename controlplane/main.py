@@ -15,7 +15,7 @@ from controlplane.logging import configure_logging
 from controlplane.model import GatewayState
 from controlplane.settings import Settings
 from controlplane.store.database import Database
-from controlplane.store.state import current_revision, load_gateway_state
+from controlplane.store.state import StateLoader, current_revision
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
@@ -46,9 +46,11 @@ async def serve(settings: Settings) -> None:
     database = Database(settings.database_url)
     await asyncio.to_thread(database.migrate)
 
+    loader = StateLoader()
+
     def load_state() -> GatewayState:
         with database.snapshot() as session:
-            return load_gateway_state(session)
+            return loader.load(session)
 
     def revision() -> int:
         with database.snapshot() as session:

@@ -4,6 +4,6 @@
 resources, which is what lets the xDS layer version them by content hash.
 """
 
-from controlplane.translator.compile import GroupResources, translate
+from controlplane.translator.compile import GroupResources, Serialized, Translator, translate
 
-__all__ = ["GroupResources", "translate"]
+__all__ = ["GroupResources", "Serialized", "Translator", "translate"]

@@ -10,7 +10,7 @@ from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from google.protobuf import wrappers_pb2
 
 from controlplane.model import Endpoint, ServiceSpec
-from controlplane.translator.protos import ads_source, duration, packed, socket_address
+from controlplane.translator.protos import ads_source, duration_fields, packed, socket_address
 
 _LB_POLICIES = {
     "round_robin": cluster_pb2.Cluster.ROUND_ROBIN,
@@ -26,7 +26,7 @@ HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 def build_cluster(service: ServiceSpec) -> Any:
     cluster = cluster_pb2.Cluster(
         name=service.name,
-        connect_timeout=duration(service.timeouts.connect_seconds),
+        connect_timeout=duration_fields(service.timeouts.connect_seconds),
         lb_policy=_LB_POLICIES[service.load_balancing],
     )
     if service.discovery == "static":

@@ -3,7 +3,7 @@
 from typing import Any
 
 from envoy.config.core.v3 import address_pb2, config_source_pb2
-from google.protobuf import any_pb2, duration_pb2
+from google.protobuf import any_pb2
 from google.protobuf.message import Message
 
 
@@ -21,9 +21,9 @@ def socket_address(host: str, port: int) -> Any:
     )
 
 
-def duration(seconds: float) -> duration_pb2.Duration:
+def duration_fields(seconds: float) -> dict[str, int]:
     whole = int(seconds)
-    return duration_pb2.Duration(seconds=whole, nanos=round((seconds - whole) * 1e9))
+    return {"seconds": whole, "nanos": round((seconds - whole) * 1e9)}
 
 
 def packed(message: Message) -> any_pb2.Any:

@@ -6,43 +6,63 @@ into that virtual host too, so "routes are tried in ascending order, the first m
 holds for every request whatever its host.
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
-from envoy.type.matcher.v3 import regex_pb2, string_pb2
-from google.protobuf import wrappers_pb2
 
 from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec, ServiceSpec
-from controlplane.translator.protos import duration
+from controlplane.translator.protos import duration_fields
+from controlplane.translator.wire import field_number, length_delimited, serialize
+
+_VIRTUAL_HOSTS = field_number(route_pb2.RouteConfiguration, "virtual_hosts")
+_ROUTES = field_number(rc_pb2.VirtualHost, "routes")
 
 
 def route_sort_key(route: RouteSpec) -> tuple[int, str]:
     return route.order, route.name
 
 
-def build_route_configuration(
-    name: str, routes: Iterable[RouteSpec], services: Mapping[str, ServiceSpec]
-) -> Any:
-    ordered = sorted(routes, key=route_sort_key)
-    built = {route.name: build_route(route, services) for route in ordered}
-    domains = sorted({host for route in ordered for host in route.hosts})
-    return route_pb2.RouteConfiguration(
-        name=name,
-        virtual_hosts=[
-            rc_pb2.VirtualHost(
-                name=domain,
-                domains=[domain],
-                routes=[
-                    built[route.name]
-                    for route in ordered
-                    if any(host_covers(pattern, domain) for pattern in route.hosts)
-                ],
-            )
-            for domain in domains
-        ],
-    )
+def route_timeout(route: RouteSpec, services: Mapping[str, ServiceSpec]) -> float:
+    if route.timeout_seconds is not None:
+        return route.timeout_seconds
+    backends = route.action.backends
+    if len(backends) == 1:
+        return services[backends[0].service].timeouts.request_seconds
+    # A split route waits as long as its most patient backend would.
+    return max(services[backend.service].timeouts.request_seconds for backend in backends)
+
+
+def encode_route(route: RouteSpec, timeout: float) -> bytes:
+    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host."""
+    return length_delimited(_ROUTES, serialize(build_route(route, timeout)))
+
+
+def assemble_route_configuration(
+    name: str, routes: Sequence[RouteSpec], encoded: Sequence[bytes]
+) -> bytes:
+    """Serialized RouteConfiguration from routes sorted by `route_sort_key` and their bytes."""
+    domains = sorted({host for route in routes for host in route.hosts})
+    members: dict[str, list[bytes]] = {domain: [] for domain in domains}
+    # Routes share a handful of host lists: work out each list's virtual hosts once.
+    placements: dict[tuple[str, ...], list[list[bytes]]] = {}
+    for route, route_bytes in zip(routes, encoded, strict=True):
+        hosts = tuple(route.hosts)
+        targets = placements.get(hosts)
+        if targets is None:
+            targets = placements[hosts] = [
+                members[domain]
+                for domain in domains
+                if any(host_covers(pattern, domain) for pattern in hosts)
+            ]
+        for target in targets:
+            target.append(route_bytes)
+    parts = [serialize(route_pb2.RouteConfiguration(name=name))]
+    for domain in domains:
+        host = serialize(rc_pb2.VirtualHost(name=domain, domains=[domain]))
+        parts.append(length_delimited(_VIRTUAL_HOSTS, host + b"".join(members[domain])))
+    return b"".join(parts)
 
 
 def host_covers(pattern: str, domain: str) -> bool:
@@ -56,71 +76,68 @@ def host_covers(pattern: str, domain: str) -> bool:
     return False
 
 
-def build_route(route: RouteSpec, services: Mapping[str, ServiceSpec]) -> Any:
+def build_route(route: RouteSpec, timeout: float) -> Any:
+    # Nested dicts in one constructor call build upb messages about twice as fast as
+    # assigning submessages field by field, which matters at 10k routes.
     backends = route.action.backends
-    action = rc_pb2.RouteAction()
+    action: dict[str, Any] = {"timeout": duration_fields(timeout)}
     if len(backends) == 1:
-        action.cluster = backends[0].service
+        action["cluster"] = backends[0].service
     else:
-        action.weighted_clusters.clusters.extend(
-            rc_pb2.WeightedCluster.ClusterWeight(
-                name=backend.service, weight=wrappers_pb2.UInt32Value(value=backend.weight)
-            )
-            for backend in backends
-        )
-    timeout = route.timeout_seconds
-    if timeout is None:
-        # A split route waits as long as its most patient backend would.
-        timeout = max(services[b.service].timeouts.request_seconds for b in backends)
-    action.timeout.CopyFrom(duration(timeout))
-    return rc_pb2.Route(name=route.name, match=build_match(route.match), route=action)
+        action["weighted_clusters"] = {
+            "clusters": [{"name": b.service, "weight": {"value": b.weight}} for b in backends]
+        }
+    return rc_pb2.Route(name=route.name, match=match_fields(route.match), route=action)
 
 
-def build_match(match: RouteMatch) -> Any:
-    built = rc_pb2.RouteMatch()
+def match_fields(match: RouteMatch) -> dict[str, Any]:
     path = match.path
+    fields: dict[str, Any] = {}
     if path.type == "exact":
-        built.path = path.value
+        fields["path"] = path.value
     elif path.type == "prefix":
-        built.prefix = path.value
+        fields["prefix"] = path.value
     else:
-        built.safe_regex.CopyFrom(_regex(path.value))
+        fields["safe_regex"] = {"regex": path.value}
+    headers: list[dict[str, Any]] = []
     if match.methods:
         methods = sorted(match.methods)
-        method_matcher = (
-            string_pb2.StringMatcher(exact=methods[0])
-            if len(methods) == 1
-            else string_pb2.StringMatcher(safe_regex=_regex("|".join(methods)))
+        headers.append(
+            {
+                "name": ":method",
+                "string_match": (
+                    {"exact": methods[0]}
+                    if len(methods) == 1
+                    else {"safe_regex": {"regex": "|".join(methods)}}
+                ),
+            }
         )
-        built.headers.append(rc_pb2.HeaderMatcher(name=":method", string_match=method_matcher))
-    built.headers.extend(_header_matcher(header) for header in match.headers)
-    built.query_parameters.extend(_query_matcher(param) for param in match.query_params)
-    return built
+    headers.extend(_header_fields(header) for header in match.headers)
+    if headers:
+        fields["headers"] = headers
+    if match.query_params:
+        fields["query_parameters"] = [_query_fields(param) for param in match.query_params]
+    return fields
 
 
-def _header_matcher(header: HeaderMatch) -> Any:
-    matcher = rc_pb2.HeaderMatcher(name=header.name.lower(), invert_match=header.invert)
+def _header_fields(header: HeaderMatch) -> dict[str, Any]:
+    fields: dict[str, Any] = {"name": header.name.lower()}
+    if header.invert:
+        fields["invert_match"] = True
     if header.type == "present":
-        matcher.present_match = True
+        fields["present_match"] = True
     else:
-        matcher.string_match.CopyFrom(_string_matcher(header.type, header.value or ""))
-    return matcher
+        fields["string_match"] = _string_fields(header.type, header.value or "")
+    return fields
 
 
-def _query_matcher(param: QueryParamMatch) -> Any:
-    matcher = rc_pb2.QueryParameterMatcher(name=param.name)
+def _query_fields(param: QueryParamMatch) -> dict[str, Any]:
     if param.type == "present":
-        matcher.present_match = True
-    else:
-        matcher.string_match.CopyFrom(_string_matcher(param.type, param.value or ""))
-    return matcher
+        return {"name": param.name, "present_match": True}
+    return {"name": param.name, "string_match": _string_fields(param.type, param.value or "")}
 
 
-def _string_matcher(kind: str, value: str) -> Any:
+def _string_fields(kind: str, value: str) -> dict[str, Any]:
     if kind == "regex":
-        return string_pb2.StringMatcher(safe_regex=_regex(value))
-    return string_pb2.StringMatcher(exact=value)
-
-
-def _regex(pattern: str) -> Any:
-    return regex_pb2.RegexMatcher(regex=pattern)
+        return {"safe_regex": {"regex": value}}
+    return {"exact": value}

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 
 from controlplane.model import GatewayState
-from controlplane.translator import translate
+from controlplane.translator import Translator
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.snapshot import Snapshot
@@ -34,6 +34,8 @@ class SnapshotPublisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._requested = asyncio.Event()
         self._revision: int | None = None
+        # Long-lived, so that a rebuild compiles only the specs that changed.
+        self._translator = Translator()
 
     def changed(self) -> None:
         """Ask for a rebuild. Safe to call from any thread, returns at once."""
@@ -81,6 +83,9 @@ class SnapshotPublisher:
     def _build(self) -> tuple[dict[str, Snapshot], int]:
         state = self._load_state()
         return (
-            {group: Snapshot.build(resources) for group, resources in translate(state).items()},
+            {
+                group: Snapshot.build(resources)
+                for group, resources in self._translator.translate(state).items()
+            },
             state.revision,
         )

@@ -10,11 +10,10 @@ import hashlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from google.protobuf import any_pb2
 
-from controlplane.translator import GroupResources
+from controlplane.translator import GroupResources, Serialized
 
 _PREFIX = "type.googleapis.com/"
 CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
@@ -80,18 +79,16 @@ class Snapshot:
 
     @classmethod
     def build(cls, group: GroupResources) -> "Snapshot":
+        kinds = (
+            (CLUSTER, group.clusters),
+            (ENDPOINT, group.endpoints),
+            (LISTENER, group.listeners),
+            (ROUTE, group.routes),
+        )
         return cls(
             {
-                CLUSTER: TypeSnapshot.of(
-                    CLUSTER, (_pack(CLUSTER, m.name, m) for m in group.clusters)
-                ),
-                ENDPOINT: TypeSnapshot.of(
-                    ENDPOINT, (_pack(ENDPOINT, m.cluster_name, m) for m in group.endpoints)
-                ),
-                LISTENER: TypeSnapshot.of(
-                    LISTENER, (_pack(LISTENER, m.name, m) for m in group.listeners)
-                ),
-                ROUTE: TypeSnapshot.of(ROUTE, (_pack(ROUTE, m.name, m) for m in group.routes)),
+                type_url: TypeSnapshot.of(type_url, (_pack(type_url, item) for item in items))
+                for type_url, items in kinds
             }
         )
 
@@ -100,12 +97,11 @@ class Snapshot:
         return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
 
 
-def _pack(type_url: str, name: str, message: Any) -> Resource:
-    value = message.SerializeToString(deterministic=True)
+def _pack(type_url: str, item: Serialized) -> Resource:
     return Resource(
-        name=name,
-        body=any_pb2.Any(type_url=type_url, value=value),
-        digest=hashlib.sha256(value).hexdigest()[:16],
+        name=item.name,
+        body=any_pb2.Any(type_url=type_url, value=item.payload),
+        digest=hashlib.sha256(item.payload).hexdigest()[:16],
     )
 
 

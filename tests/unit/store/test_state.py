@@ -5,8 +5,8 @@ from typing import Any
 from sqlalchemy import event, insert
 
 from controlplane.model import ListenerSpec, RouteSpec, ServiceSpec
-from controlplane.store import Database, current_revision, load_gateway_state
-from controlplane.store.repositories import listeners, services
+from controlplane.store import Database, StateLoader, current_revision, load_gateway_state
+from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.tables import Route, route_service_refs, utcnow
 
 
@@ -69,6 +69,37 @@ def test_ten_thousand_routes_load_with_one_query_per_table(database: Database) -
     assert len(state.routes) == 10_000
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     assert len(selects) == 4, selects
+
+
+def test_loader_gives_back_the_same_spec_objects_for_unchanged_rows(database: Database) -> None:
+    with database.session() as session:
+        listeners.add(session, ListenerSpec(name="a", port=80))
+        service = services.add(
+            session,
+            ServiceSpec.model_validate(
+                {"name": "inventory", "endpoints": [{"host": "10.0.0.1", "port": 80}]}
+            ),
+        )
+    _insert_routes(database, [_route_spec("one", 1), _route_spec("two", 2)], service.id)
+    loader = StateLoader()
+    with database.snapshot() as session:
+        before = loader.load(session)
+
+    with database.session() as session:
+        row, listener = routes.get(session, "two"), listeners.get(session, "a")
+        assert row is not None
+        assert listener is not None
+        edited = _route_spec("two", 3)
+        routes.replace(session, row, edited, listener, [service])
+    with database.snapshot() as session:
+        after = loader.load(session)
+
+    assert after.routes[0] is before.routes[0]
+    assert after.routes[1] is not before.routes[1]
+    assert after.routes[1] == edited
+    assert after.listeners[0] is before.listeners[0]
+    assert after.services[0] is before.services[0]
+    assert after.revision > before.revision
 
 
 def _route_spec(name: str, order: int) -> RouteSpec:

@@ -31,8 +31,9 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
     bootstrap = bootstrap_pb2.Bootstrap()
     bootstrap.node.id = f"validate-{group}"
     bootstrap.node.cluster = group
-    assignments = {assignment.cluster_name: assignment for assignment in resources.endpoints}
-    for translated in resources.clusters:
+    decoded = resources.decoded()
+    assignments = {assignment.cluster_name: assignment for assignment in decoded["endpoints"]}
+    for translated in decoded["clusters"]:
         cluster = bootstrap.static_resources.clusters.add()
         cluster.CopyFrom(translated)
         if cluster.type == cluster_pb2.Cluster.EDS:
@@ -41,8 +42,8 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
             cluster.load_assignment.CopyFrom(assignments.pop(cluster.name))
     assert not assignments, f"load assignments without an EDS cluster: {sorted(assignments)}"
 
-    route_configs = {config.name: config for config in resources.routes}
-    for translated in resources.listeners:
+    route_configs = {config.name: config for config in decoded["routes"]}
+    for translated in decoded["listeners"]:
         listener = bootstrap.static_resources.listeners.add()
         listener.CopyFrom(translated)
         for chain in listener.filter_chains:

@@ -7,7 +7,6 @@ read the diff: the golden files are what Envoy is sent.
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 from google.protobuf import json_format
@@ -20,14 +19,9 @@ UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
 def as_json(resources: GroupResources) -> str:
-    def dicts(messages: list[Any]) -> list[dict[str, Any]]:
-        return [json_format.MessageToDict(message) for message in messages]
-
     document = {
-        "clusters": dicts(resources.clusters),
-        "endpoints": dicts(resources.endpoints),
-        "listeners": dicts(resources.listeners),
-        "routes": dicts(resources.routes),
+        kind: [json_format.MessageToDict(message) for message in messages]
+        for kind, messages in resources.decoded().items()
     }
     return json.dumps(document, sort_keys=True, indent=2) + "\n"
 

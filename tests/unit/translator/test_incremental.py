@@ -1,0 +1,52 @@
+"""A long-lived Translator reuses what unchanged specs compiled to, and gives the same bytes
+as compiling from scratch."""
+
+from dataclasses import replace
+
+import pytest
+
+from controlplane.model import GatewayState, PathMatch, RouteMatch, RouteSpec, Timeouts
+from controlplane.translator import Translator, translate
+from controlplane.translator import compile as compile_module
+from controlplane.translator import routes as routes_module
+from tests.unit.translator.golden_state import golden_state
+
+
+def test_memoized_translation_equals_a_fresh_one_after_each_edit() -> None:
+    state = golden_state()
+    translator = Translator()
+    assert translator.translate(state) == translate(state)
+
+    first = state.routes[0]
+    moved = first.model_copy(update={"match": RouteMatch(path=PathMatch(value="/moved"))})
+    edited = replace(state, routes=(moved, *state.routes[1:]))
+    assert translator.translate(edited) == translate(edited)
+
+    slower = state.services[0].model_copy(update={"timeouts": Timeouts(request_seconds=99)})
+    edited_service = replace(edited, services=(slower, *edited.services[1:]))
+    assert translator.translate(edited_service) == translate(edited_service)
+
+
+def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    compiled: list[str] = []
+    real = routes_module.encode_route
+
+    def counting(route: RouteSpec, timeout: float) -> bytes:
+        compiled.append(route.name)
+        return real(route, timeout)
+
+    monkeypatch.setattr(compile_module, "encode_route", counting)
+    state = golden_state()
+    translator = Translator()
+    translator.translate(state)
+    assert sorted(compiled) == sorted(route.name for route in state.routes)
+
+    compiled.clear()
+    first = state.routes[0]
+    moved = first.model_copy(update={"match": RouteMatch(path=PathMatch(value="/moved"))})
+    translator.translate(replace(state, routes=(moved, *state.routes[1:])))
+    assert compiled == [first.name]
+
+    compiled.clear()
+    translator.translate(GatewayState(state.listeners, state.services, state.routes))
+    assert compiled == [first.name], "the route's earlier spec object was forgotten"
