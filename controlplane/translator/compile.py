@@ -6,9 +6,8 @@ route among 10k only that route is compiled again. The output never depends on t
 `translate()` (a fresh translator) gives the same bytes.
 """
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
@@ -61,37 +60,43 @@ class GroupResources:
 
 
 class _Memo:
-    """Compiled bytes per (spec object, extra inputs); forgets what the last call did not use."""
+    """Compiled bytes per spec object; forgets the specs the last call did not see."""
 
     def __init__(self) -> None:
-        self._previous: dict[tuple[int, Hashable], tuple[object, bytes]] = {}
-        self._current: dict[tuple[int, Hashable], tuple[object, bytes]] = {}
+        self._previous: dict[int, tuple[object, bytes]] = {}
+        self._current: dict[int, tuple[object, bytes]] = {}
 
-    def get(self, spec: object, extra: Hashable, build: Callable[[], bytes]) -> bytes:
-        key = (id(spec), extra)
-        hit = self._current.get(key) or self._previous.get(key)
+    def get(self, spec: object, build: Callable[[], bytes]) -> bytes:
+        hit = self._current.get(id(spec)) or self._previous.get(id(spec))
         # The stored spec keeps its id from being reused while the entry lives.
         if hit is None or hit[0] is not spec:
             hit = (spec, build())
-        self._current[key] = hit
+        self._current[id(spec)] = hit
         return hit[1]
 
     def forget_unused(self) -> None:
         self._previous, self._current = self._current, {}
 
 
+@dataclass(frozen=True, slots=True)
+class _CompiledRoute:
+    spec: RouteSpec
+    encoded: bytes  # a `VirtualHost.routes` entry
+    services: tuple[str, ...]
+
+
 class Translator:
     def __init__(self) -> None:
-        self._routes = _Memo()
+        self._routes: dict[int, _CompiledRoute] = {}
+        # The services' request timeouts that compiled routes took their default from.
+        self._timeouts: dict[str, float] = {}
         self._clusters = _Memo()
         self._endpoints = _Memo()
         self._listeners = _Memo()
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
-        routes_by_listener: dict[str, list[RouteSpec]] = {}
-        for route in sorted(state.routes, key=route_sort_key):
-            routes_by_listener.setdefault(route.listener, []).append(route)
+        routes_by_listener = self._compile_routes(state.routes, services)
 
         groups: dict[str, GroupResources] = {}
         for group in state.node_groups():
@@ -99,14 +104,12 @@ class Translator:
                 (listener for listener in state.listeners if listener.node_group == group),
                 key=lambda listener: listener.name,
             )
-            group_routes = [
-                route
-                for listener in listeners
-                for route in routes_by_listener.get(listener.name, [])
-            ]
             # A group receives only the services its routes use.
-            used = sorted({backend.service for r in group_routes for backend in r.action.backends})
-            used_services = [services[name] for name in used]
+            used: set[str] = set()
+            for listener in listeners:
+                for route in routes_by_listener.get(listener.name, ()):
+                    used.update(route.services)
+            used_services = [services[name] for name in sorted(used)]
             groups[group] = GroupResources(
                 clusters=[self._cluster(service) for service in used_services],
                 endpoints=[
@@ -116,39 +119,65 @@ class Translator:
                 ],
                 listeners=[self._listener(listener) for listener in listeners],
                 routes=[
-                    self._route_configuration(
-                        listener, routes_by_listener.get(listener.name, []), services
-                    )
+                    _route_configuration(listener, routes_by_listener.get(listener.name, []))
                     for listener in listeners
                 ],
             )
-        for memo in (self._routes, self._clusters, self._endpoints, self._listeners):
+        for memo in (self._clusters, self._endpoints, self._listeners):
             memo.forget_unused()
         return groups
 
+    def _compile_routes(
+        self, routes: Iterable[RouteSpec], services: dict[str, ServiceSpec]
+    ) -> dict[str, list[_CompiledRoute]]:
+        """Each listener's routes in order, compiling only those not compiled before."""
+        self._forget_routes_of_retimed_services(services)
+        known, compiled = self._routes, {}
+        by_listener: dict[str, list[_CompiledRoute]] = {}
+        for route in sorted(routes, key=route_sort_key):
+            entry = known.get(id(route))
+            # The stored spec keeps its id from being reused while the entry lives.
+            if entry is None or entry.spec is not route:
+                entry = _CompiledRoute(
+                    route,
+                    encode_route(route, route_timeout(route, services)),
+                    tuple(backend.service for backend in route.action.backends),
+                )
+            compiled[id(route)] = entry
+            by_listener.setdefault(route.listener, []).append(entry)
+        self._routes = compiled
+        return by_listener
+
+    def _forget_routes_of_retimed_services(self, services: dict[str, ServiceSpec]) -> None:
+        timeouts = {name: spec.timeouts.request_seconds for name, spec in services.items()}
+        retimed = {
+            name for name, seconds in timeouts.items() if self._timeouts.get(name) != seconds
+        }
+        if retimed and self._routes:
+            self._routes = {
+                key: entry
+                for key, entry in self._routes.items()
+                if entry.spec.timeout_seconds is not None or retimed.isdisjoint(entry.services)
+            }
+        self._timeouts = timeouts
+
     def _cluster(self, service: ServiceSpec) -> Serialized:
-        payload = self._clusters.get(service, None, lambda: serialize(build_cluster(service)))
+        payload = self._clusters.get(service, lambda: serialize(build_cluster(service)))
         return Serialized(service.name, payload)
 
     def _endpoints_of(self, service: ServiceSpec) -> Serialized:
-        payload = self._endpoints.get(
-            service, None, lambda: serialize(build_load_assignment(service))
-        )
+        payload = self._endpoints.get(service, lambda: serialize(build_load_assignment(service)))
         return Serialized(service.name, payload)
 
     def _listener(self, listener: ListenerSpec) -> Serialized:
-        payload = self._listeners.get(listener, None, lambda: serialize(build_listener(listener)))
+        payload = self._listeners.get(listener, lambda: serialize(build_listener(listener)))
         return Serialized(listener.name, payload)
 
-    def _route_configuration(
-        self, listener: ListenerSpec, routes: list[RouteSpec], services: dict[str, ServiceSpec]
-    ) -> Serialized:
-        encoded: list[bytes] = []
-        for route in routes:
-            timeout = route_timeout(route, services)
-            encoded.append(self._routes.get(route, timeout, partial(encode_route, route, timeout)))
-        name = route_config_name(listener)
-        return Serialized(name, assemble_route_configuration(name, routes, encoded))
+
+def _route_configuration(listener: ListenerSpec, routes: list[_CompiledRoute]) -> Serialized:
+    name = route_config_name(listener)
+    placed = [(route.spec.hosts, route.encoded) for route in routes]
+    return Serialized(name, assemble_route_configuration(name, placed))
 
 
 def translate(state: GatewayState) -> dict[str, GroupResources]:

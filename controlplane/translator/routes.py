@@ -39,16 +39,14 @@ def encode_route(route: RouteSpec, timeout: float) -> bytes:
     return length_delimited(_ROUTES, serialize(build_route(route, timeout)))
 
 
-def assemble_route_configuration(
-    name: str, routes: Sequence[RouteSpec], encoded: Sequence[bytes]
-) -> bytes:
-    """Serialized RouteConfiguration from routes sorted by `route_sort_key` and their bytes."""
-    domains = sorted({host for route in routes for host in route.hosts})
+def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
+    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order."""
+    domains = sorted({host for route_hosts, _ in routes for host in route_hosts})
     members: dict[str, list[bytes]] = {domain: [] for domain in domains}
     # Routes share a handful of host lists: work out each list's virtual hosts once.
     placements: dict[tuple[str, ...], list[list[bytes]]] = {}
-    for route, route_bytes in zip(routes, encoded, strict=True):
-        hosts = tuple(route.hosts)
+    for route_hosts, route_bytes in routes:
+        hosts = tuple(route_hosts)
         targets = placements.get(hosts)
         if targets is None:
             targets = placements[hosts] = [

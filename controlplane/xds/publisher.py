@@ -36,6 +36,7 @@ class SnapshotPublisher:
         self._revision: int | None = None
         # Long-lived, so that a rebuild compiles only the specs that changed.
         self._translator = Translator()
+        self._built: dict[str, Snapshot] = {}
 
     def changed(self) -> None:
         """Ask for a rebuild. Safe to call from any thread, returns at once."""
@@ -82,10 +83,9 @@ class SnapshotPublisher:
 
     def _build(self) -> tuple[dict[str, Snapshot], int]:
         state = self._load_state()
-        return (
-            {
-                group: Snapshot.build(resources)
-                for group, resources in self._translator.translate(state).items()
-            },
-            state.revision,
-        )
+        built = {
+            group: Snapshot.build(resources, self._built.get(group))
+            for group, resources in self._translator.translate(state).items()
+        }
+        self._built = built
+        return dict(built), state.revision

@@ -35,6 +35,8 @@ class Resource:
     name: str
     body: any_pb2.Any
     digest: str
+    # The translator's bytes, by identity: lets the next build reuse this resource as it is.
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,8 @@ class Snapshot:
         return found if found is not None else _empty(type_url)
 
     @classmethod
-    def build(cls, group: GroupResources) -> "Snapshot":
+    def build(cls, group: GroupResources, previous: "Snapshot | None" = None) -> "Snapshot":
+        """Pack and hash the group's resources; those `previous` holds unchanged are reused."""
         kinds = (
             (CLUSTER, group.clusters),
             (ENDPOINT, group.endpoints),
@@ -87,7 +90,17 @@ class Snapshot:
         )
         return cls(
             {
-                type_url: TypeSnapshot.of(type_url, (_pack(type_url, item) for item in items))
+                type_url: TypeSnapshot.of(
+                    type_url,
+                    (
+                        _pack(
+                            type_url,
+                            item,
+                            None if previous is None else previous.types.get(type_url),
+                        )
+                        for item in items
+                    ),
+                )
                 for type_url, items in kinds
             }
         )
@@ -97,11 +110,16 @@ class Snapshot:
         return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
 
 
-def _pack(type_url: str, item: Serialized) -> Resource:
+def _pack(type_url: str, item: Serialized, previous: TypeSnapshot | None) -> Resource:
+    if previous is not None:
+        known = previous.resources.get(item.name)
+        if known is not None and known.payload is item.payload:
+            return known
     return Resource(
         name=item.name,
         body=any_pb2.Any(type_url=type_url, value=item.payload),
         digest=hashlib.sha256(item.payload).hexdigest()[:16],
+        payload=item.payload,
     )
 
 
