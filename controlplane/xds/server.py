@@ -59,7 +59,6 @@ class _TypeState:
     # Subscribed names whose content must be (re)sent whatever `synced` says.
     stale: set[str] = field(default_factory=set)
     nonce: str | None = None
-    sent_version: str | None = None
     awaiting_ack: bool = False
     # What the last response sent, the node last ACKed, and the version it NACKed since.
     sent: TypeSnapshot | None = None
@@ -143,17 +142,17 @@ class AdsStream:
         if request.HasField("error_detail"):
             # The node keeps what it had: compare with that from now on. The rejected version
             # is not sent again (see _response), nor what depends on it (see _push).
-            state.rejected = state.sent_version
+            rejected = state.rejected = state.sent.version if state.sent is not None else ""
             state.synced = state.accepted
             error = request.error_detail.message
             metrics.XDS_NACKS.labels(type_url=type_url).inc()
-            self._registry.nacked(self.node_id, type_url, state.sent_version or "", error)
+            self._registry.nacked(self.node_id, type_url, rejected, error)
             log.warning(
                 "node rejected config",
                 extra={
                     "node": self.node_id,
                     "type_url": type_url,
-                    "version": state.sent_version,
+                    "version": rejected,
                     "error": error,
                 },
             )
@@ -307,7 +306,7 @@ class AdsStream:
             self._types[dependent].stale |= changed
         self._nonce += 1
         state.nonce = str(self._nonce)
-        state.sent_version, state.sent = desired.version, desired
+        state.sent = desired
         state.synced, state.stale = desired, set()
         state.awaiting_ack = True
         self._built_at[type_url] = snapshot.built_at
