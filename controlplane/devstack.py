@@ -91,7 +91,13 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run(ports: DevPorts) -> int:
+    # `kill` stops the stack as cleanly as Ctrl-C does, children included.
+    signal.signal(signal.SIGTERM, _interrupt)
     var = Path("var")
     var.mkdir(exist_ok=True)
     admin = f"http://127.0.0.1:{ports.admin}"
