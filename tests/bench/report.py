@@ -1,0 +1,182 @@
+"""Results as JSON and Markdown, and the README table between its two marker comments."""
+
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tests.bench.runner import MetricResult, ScenarioResult
+
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+
+
+def to_json(header: Mapping[str, Any], results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    return {
+        **header,
+        "scenarios": [
+            {
+                "name": result.scenario.name,
+                "title": result.scenario.title,
+                "baseline": result.scenario.baseline,
+                "settings": dict(result.scenario.settings()),
+                "rounds": result.rounds,
+                "seconds": round(result.seconds, 1),
+                "metrics": [_metric_json(m) for m in result.results()],
+                "observations": result.observations,
+            }
+            for result in results
+        ],
+    }
+
+
+def _metric_json(result: MetricResult) -> dict[str, Any]:
+    metric, target = result.metric, result.metric.target
+    return {
+        "key": metric.key,
+        "label": metric.label,
+        "unit": metric.unit,
+        "percentile": metric.percentile,
+        "lower_is_better": metric.lower_is_better,
+        "candidate": result.candidate,
+        "baseline": result.baseline,
+        "ratio": result.ratio,
+        "target": None
+        if target is None
+        else {
+            "limit": target.limit,
+            "on": target.on,
+            "applies": target.applies,
+            "text": target_text(result),
+        },
+        "met": result.met,
+    }
+
+
+def number(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "—"
+    if unit == "req/s":
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) >= 0.01 else f"{value:.2g}"
+
+
+def target_text(result: MetricResult) -> str:
+    metric, target = result.metric, result.metric.target
+    if target is None:
+        return ""
+    sign = "≤" if metric.lower_is_better else "≥"
+    if target.on == "ratio":
+        return f"{sign} {target.limit:g}x baseline"
+    return f"{sign} {target.limit:g} {metric.unit}"
+
+
+def verdict(result: MetricResult) -> str:
+    if result.metric.target is None:
+        return ""
+    if result.met is None:
+        return "not judged (smoke size)"
+    return "met" if result.met else "**not met**"
+
+
+def machine_line(header: Mapping[str, Any]) -> str:
+    machine, git = header["machine"], header["git"]
+    dirty = " plus uncommitted changes" if git["code_changes_uncommitted"] else ""
+    return (
+        f"{machine['cpu_model']}, {machine['cores']} cores, "
+        f"{machine['memory_mib'] / 1024:.0f} GiB; Linux {machine['kernel']}, "
+        f"Python {machine['python']}, Envoy {machine['envoy']}; "
+        f"commit `{str(git['commit'])[:10]}`{dirty}; {header['mode']} run of "
+        f"{header['started_at']}, {header['seconds']:.0f} s"
+    )
+
+
+def _label(result: MetricResult) -> str:
+    metric = result.metric
+    return f"{metric.label} ({metric.unit})" if metric.unit else metric.label
+
+
+def _ratio(result: MetricResult) -> str:
+    return "—" if result.ratio is None else f"{result.ratio:.3f}"
+
+
+def summary_table(results: Sequence[ScenarioResult]) -> str:
+    """One table: every metric of every scenario, its baseline and its target."""
+    lines = [
+        "| scenario | metric | measured | baseline | ratio | target | |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    for scenario_result in results:
+        for result in scenario_result.results():
+            lines.append(
+                f"| {scenario_result.scenario.name} | {_label(result)} | "
+                f"{number(result.candidate, result.metric.unit)} | "
+                f"{number(result.baseline, result.metric.unit)} | {_ratio(result)} | "
+                f"{target_text(result)} | {verdict(result)} |"
+            )
+    return "\n".join(lines)
+
+
+def to_markdown(header: Mapping[str, Any], results: Sequence[ScenarioResult]) -> str:
+    parts = [
+        "# Benchmark results",
+        "",
+        f"Machine: {machine_line(header)}.",
+        "",
+        "Values are medians over the rounds unless the metric names a percentile; the ratio is "
+        "measured / baseline. Written by `python -m tests.bench`; do not edit by hand.",
+        "",
+        summary_table(results),
+    ]
+    for result in results:
+        scenario = result.scenario
+        parts += ["", f"## {scenario.name}: {scenario.title}", ""]
+        if scenario.baseline:
+            parts.append(f"Baseline: {scenario.baseline}.")
+        parts.append(
+            f"{result.rounds} round(s), {result.seconds:.0f} s. Settings: "
+            + "; ".join(f"{key}: {value}" for key, value in scenario.settings().items())
+        )
+        rounds = _rounds_table(result)
+        if rounds:
+            parts += ["", rounds]
+    return "\n".join(parts) + "\n"
+
+
+def _rounds_table(result: ScenarioResult) -> str:
+    """Each measurement's values of every series, so a reader sees the spread."""
+    rows = []
+    for side, measurements in result.observations.items():
+        for index, observed in enumerate(measurements):
+            for series, values in observed.items():
+                shown = ", ".join(number(v) for v in values[:12])
+                more = f" … ({len(values)} values)" if len(values) > 12 else ""
+                rows.append(f"| {side} | {index + 1} | {series} | {shown}{more} |")
+    if not rows:
+        return ""
+    return "\n".join(["| side | measurement | series | values |", "|---|---:|---|---|", *rows])
+
+
+def readme_block(header: Mapping[str, Any], results: Sequence[ScenarioResult]) -> str:
+    return "\n".join(
+        [
+            README_START,
+            f"Measured on {machine_line(header)}.",
+            "Details and per-round values: [tests/bench/results/latest.md]"
+            "(tests/bench/results/latest.md).",
+            "",
+            summary_table(results),
+            README_END,
+        ]
+    )
+
+
+def update_readme(readme: Path, block: str) -> None:
+    """Replace what lies between the markers (markers included) with `block`."""
+    text = readme.read_text()
+    pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.DOTALL)
+    if not pattern.search(text):
+        raise RuntimeError(f"{readme} has no {README_START} ... {README_END} section to update")
+    readme.write_text(pattern.sub(lambda _: block, text, count=1))

@@ -1,0 +1,117 @@
+"""The benchmark harness's own logic, fast and without processes: `make check` keeps it honest.
+
+The harness as a whole runs in CI as `make bench-smoke`.
+"""
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from controlplane.translator import translate
+from tests.bench import report
+from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
+from tests.bench.runner import MetricResult, percentile, run_scenario
+from tests.bench.states import gateway_state, route_spec
+from tests.bench.system import cpu_seconds, rss_bytes
+from tests.bench.wrk import LoadError, parse_report
+from tests.integration.harness import ProcessGroup
+
+
+def test_percentile_interpolates_between_ranks() -> None:
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+    assert percentile([1.0, 2.0], 50) == 1.5
+    assert percentile([float(v) for v in range(1, 101)], 99) == pytest.approx(99.01)
+    assert percentile([], 50) is None
+
+
+@pytest.mark.parametrize(
+    ("metric", "candidate", "baseline", "met"),
+    [
+        (Metric("rps", "", "", lower_is_better=False, target=Target(0.97, "ratio")), 97, 100, True),
+        (
+            Metric("rps", "", "", lower_is_better=False, target=Target(0.97, "ratio")),
+            96,
+            100,
+            False,
+        ),
+        (Metric("p99", "", "", target=Target(1.05, "ratio")), 10.6, 10, False),
+        (Metric("s", "", "", target=Target(0.5)), 0.5, None, True),
+        (Metric("s", "", "", target=Target(0.5, applies=False)), 9.0, None, None),
+        (Metric("s", "", ""), 9.0, None, None),
+    ],
+)
+def test_targets_follow_the_metric_direction(
+    metric: Metric, candidate: float, baseline: float | None, met: bool | None
+) -> None:
+    assert MetricResult(metric, candidate, baseline).met is met
+
+
+class _Recorder(Scenario):
+    name = "recorder"
+    title = "records the order of calls"
+    baseline = "itself"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def metrics(self) -> Sequence[Metric]:
+        return [Metric("x", "x", "", percentile=50)]
+
+    async def setup(self, ctx: BenchContext) -> Observations:
+        self.calls.append("setup")
+        return {"x": [100.0]}
+
+    async def measure_candidate(self) -> Observations:
+        self.calls.append("C")
+        return {"x": [float(len(self.calls))]}
+
+    async def measure_baseline(self) -> Observations:
+        self.calls.append("B")
+        return {"x": [1.0]}
+
+    async def teardown(self) -> None:
+        self.calls.append("teardown")
+
+
+async def test_runner_alternates_sides_and_pools_rounds(tmp_path: Path) -> None:
+    scenario = _Recorder()
+    ctx = BenchContext(smoke=True, workdir=tmp_path, processes=ProcessGroup(tmp_path))
+    result = await run_scenario(scenario, ctx, rounds=3)
+    assert scenario.calls == ["setup", "C", "B", "B", "C", "C", "B", "teardown"]
+    # Candidate: setup's 100 plus rounds 2, 5, 6 -> median of [100, 2, 5, 6] = 5.5.
+    (x,) = result.results()
+    assert (x.candidate, x.baseline, x.ratio) == (5.5, 1.0, 5.5)
+
+
+def test_readme_block_is_replaced_between_markers(tmp_path: Path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{report.README_START}\nold\n{report.README_END}\noutro\n")
+    block = f"{report.README_START}\nnew\n{report.README_END}"
+    report.update_readme(readme, block)
+    assert readme.read_text() == f"intro\n{block}\noutro\n"
+    readme.write_text("no markers")
+    with pytest.raises(RuntimeError, match="bench:start"):
+        report.update_readme(readme, block)
+
+
+def test_wrk_report_line_is_parsed() -> None:
+    output = 'Running 2s test\nWRK_RESULT {"requests": 10, "p99_us": 1500}\n'
+    assert parse_report(output) == {"requests": 10, "p99_us": 1500}
+    with pytest.raises(LoadError):
+        parse_report("wrk: connection refused")
+
+
+def test_proc_readings_of_this_process() -> None:
+    assert cpu_seconds(os.getpid()) > 0
+    assert rss_bytes(os.getpid()) > 1024 * 1024
+
+
+def test_generated_states_compile_and_writes_change_them() -> None:
+    groups = translate(gateway_state(50, 10))
+    assert list(groups) == ["default"]
+    assert len(groups["default"].clusters) == 10
+    assert len(groups["default"].routes) == 1
+    assert route_spec(7, 10, variant=1) != route_spec(7, 10)
+    assert route_spec(7, 10, variant=1).services() == route_spec(7, 10).services()
