@@ -1,52 +1,75 @@
 """What the xDS side reads: the whole declared state, and the revision to poll for changes."""
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
-from controlplane.store.repositories import listeners, revision, routes, services
+from controlplane.store.repositories import revision, specs
+from controlplane.store.tables import Listener, Resource, Route, Service
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
 
+@dataclass
+class _Table(Generic[SpecT]):
+    """The specs of one table as last loaded, by row id."""
+
+    kind: type[SpecT]
+    table: type[Resource]
+    rows: dict[int, SpecT] = field(default_factory=dict)
+
+    def catch_up(self, session: Session, seen: int | None) -> tuple[SpecT, ...]:
+        """Apply the rows written after revision `seen` (all rows when None)."""
+        changed = specs.texts(session, self.table, since=-1 if seen is None else seen)
+        if seen is None:
+            self.rows = {}
+        else:
+            added = sum(1 for row_id, _ in changed if row_id not in self.rows)
+            if specs.count(session, self.table) != len(self.rows) + added:
+                # Some rows were deleted; their ids tell which.
+                live = set(specs.ids(session, self.table))
+                self.rows = {key: spec for key, spec in self.rows.items() if key in live}
+        for row_id, text in changed:
+            # Raw JSON text straight into pydantic-core: about twice as fast as json.loads.
+            self.rows[row_id] = self.kind.model_validate_json(text)
+        return tuple(self.rows.values())
+
+
 class StateLoader:
-    """Loads the whole state, parsing only rows whose stored text changed since the last load.
+    """Loads the whole state, reading and parsing only the rows written since the last load.
 
     An unchanged row gives back the very same spec object as before, which is what lets the
-    translator skip compiling it again: an edit of one route among 10k parses one route.
+    translator skip compiling it again: an edit of one route among 10k reads and parses one
+    route. The order of the specs in the state carries no meaning.
     """
 
     def __init__(self) -> None:
-        # Per spec type: stored JSON text -> the spec parsed from it.
-        self._parsed: dict[type[BaseModel], dict[str, Any]] = {}
+        self._listeners = _Table(ListenerSpec, Listener)
+        self._services = _Table(ServiceSpec, Service)
+        self._routes = _Table(RouteSpec, Route)
+        self._seen: int | None = None
+        self._state: GatewayState | None = None
 
     def load(self, session: Session) -> GatewayState:
         """Use a `Database.snapshot()` session, so the tables and the revision agree."""
-        return GatewayState(
-            listeners=self._specs(ListenerSpec, listeners.all_spec_texts, session),
-            services=self._specs(ServiceSpec, services.all_spec_texts, session),
-            routes=self._specs(RouteSpec, routes.all_spec_texts, session),
-            revision=revision.current(session),
+        current = revision.current(session)
+        if self._state is not None and current == self._seen:
+            return self._state
+        self._state = GatewayState(
+            listeners=self._listeners.catch_up(session, self._seen),
+            services=self._services.catch_up(session, self._seen),
+            routes=self._routes.catch_up(session, self._seen),
+            revision=current,
         )
-
-    def _specs(
-        self, kind: type[SpecT], texts_of: Callable[[Session], list[str]], session: Session
-    ) -> tuple[SpecT, ...]:
-        earlier: dict[str, SpecT] = self._parsed.get(kind, {})
-        parsed: dict[str, SpecT] = {}
-        for text in texts_of(session):
-            spec = earlier.get(text)
-            # Raw JSON text straight into pydantic-core: about twice as fast as json.loads.
-            parsed[text] = spec if spec is not None else kind.model_validate_json(text)
-        self._parsed[kind] = parsed  # forgets rows that are gone
-        return tuple(parsed.values())
+        self._seen = current
+        return self._state
 
 
 def load_gateway_state(session: Session) -> GatewayState:
-    """Every spec in the store, parsed afresh."""
+    """Every spec in the store, read afresh."""
     return StateLoader().load(session)
 
 

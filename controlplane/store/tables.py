@@ -74,13 +74,16 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
-class _Resource:
+class Resource:
     """Columns every admin resource has. `version` drives optimistic concurrency (ETags)."""
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     spec: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer)
+    # The store revision of the write that last changed the row: a reader that has seen
+    # revision N catches up by reading only the rows written after N.
+    store_revision: Mapped[int] = mapped_column(BigInteger, server_default="0", index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -91,7 +94,7 @@ class _Resource:
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
 
 
-class Listener(_Resource, Base):
+class Listener(Resource, Base):
     __tablename__ = "listeners"
     __table_args__ = (
         UniqueConstraint("address", "port", "node_group"),
@@ -104,7 +107,7 @@ class Listener(_Resource, Base):
     node_group: Mapped[str] = mapped_column(String(NAME_LENGTH))
 
 
-class Service(_Resource, Base):
+class Service(Resource, Base):
     __tablename__ = "services"
     __table_args__ = ({"sqlite_autoincrement": True},)
 
@@ -123,7 +126,7 @@ route_service_refs = Table(
 )
 
 
-class Route(_Resource, Base):
+class Route(Resource, Base):
     __tablename__ = "routes"
     __table_args__ = (
         Index("ix_routes_route_order_name", "route_order", "name"),
@@ -152,6 +155,6 @@ class Revision(Base):
     value: Mapped[int] = mapped_column(BigInteger)
 
 
-def spec_text(resource: type[_Resource]) -> ColumnElement[str]:
+def spec_text(resource: type[Resource]) -> ColumnElement[str]:
     """A resource's spec as the JSON text stored, not decoded by the driver."""
     return cast(resource.spec, Text)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.model import ListenerSpec
 from controlplane.store.repositories import revision
-from controlplane.store.tables import Listener, Route, spec_text, utcnow
+from controlplane.store.tables import Listener, Route, utcnow
 
 
 def get(session: Session, name: str) -> Listener | None:
@@ -24,11 +24,6 @@ def page(session: Session, *, limit: int, offset: int) -> Sequence[Listener]:
 
 def count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Listener)).scalar_one()
-
-
-def all_spec_texts(session: Session) -> list[str]:
-    """Every stored spec as its JSON text, in listing order."""
-    return list(session.execute(select(spec_text(Listener)).order_by(Listener.name)).scalars())
 
 
 # Binding a wildcard address takes the port on every address of the host.
@@ -60,9 +55,9 @@ def route_names(session: Session, listener: Listener, *, limit: int) -> list[str
 
 
 def add(session: Session, spec: ListenerSpec) -> Listener:
-    revision.bump(session)
+    written = revision.bump(session)
     now = utcnow()
-    row = Listener(name=spec.name, created_at=now, updated_at=now)
+    row = Listener(name=spec.name, store_revision=written, created_at=now, updated_at=now)
     _assign(row, spec)
     session.add(row)
     session.flush()
@@ -70,7 +65,7 @@ def add(session: Session, spec: ListenerSpec) -> Listener:
 
 
 def replace(session: Session, row: Listener, spec: ListenerSpec) -> Listener:
-    revision.bump(session)
+    row.store_revision = revision.bump(session)
     _assign(row, spec)
     row.updated_at = utcnow()
     session.flush()

@@ -13,7 +13,6 @@ from controlplane.store.tables import (
     Route,
     Service,
     route_service_refs,
-    spec_text,
     utcnow,
 )
 
@@ -34,20 +33,13 @@ def count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Route)).scalar_one()
 
 
-def all_spec_texts(session: Session) -> list[str]:
-    """Every stored spec as its JSON text, in listing order."""
-    return list(
-        session.execute(select(spec_text(Route)).order_by(Route.order, Route.name)).scalars()
-    )
-
-
 def add(
     session: Session, spec: RouteSpec, listener: Listener, services: Iterable[Service]
 ) -> Route:
     """Store a route; `listener` and `services` are the rows its spec names."""
-    revision.bump(session)
+    written = revision.bump(session)
     now = utcnow()
-    row = Route(name=spec.name, created_at=now, updated_at=now)
+    row = Route(name=spec.name, store_revision=written, created_at=now, updated_at=now)
     _assign(row, spec, listener)
     session.add(row)
     session.flush()
@@ -62,7 +54,7 @@ def replace(
     listener: Listener,
     services: Iterable[Service],
 ) -> Route:
-    revision.bump(session)
+    row.store_revision = revision.bump(session)
     _assign(row, spec, listener)
     row.updated_at = utcnow()
     session.flush()

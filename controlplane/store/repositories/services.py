@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.model import ServiceSpec
 from controlplane.store.repositories import revision
-from controlplane.store.tables import Route, Service, route_service_refs, spec_text, utcnow
+from controlplane.store.tables import Route, Service, route_service_refs, utcnow
 
 
 def get(session: Session, name: str) -> Service | None:
@@ -34,11 +34,6 @@ def count(session: Session) -> int:
     return session.execute(select(func.count()).select_from(Service)).scalar_one()
 
 
-def all_spec_texts(session: Session) -> list[str]:
-    """Every stored spec as its JSON text, in listing order."""
-    return list(session.execute(select(spec_text(Service)).order_by(Service.name)).scalars())
-
-
 def referencing_route_names(session: Session, service: Service, *, limit: int) -> list[str]:
     """Names of (at most `limit`) routes that send traffic to the service, in name order."""
     return list(
@@ -53,16 +48,22 @@ def referencing_route_names(session: Session, service: Service, *, limit: int) -
 
 
 def add(session: Session, spec: ServiceSpec) -> Service:
-    revision.bump(session)
+    written = revision.bump(session)
     now = utcnow()
-    row = Service(name=spec.name, spec=spec.model_dump(mode="json"), created_at=now, updated_at=now)
+    row = Service(
+        name=spec.name,
+        spec=spec.model_dump(mode="json"),
+        store_revision=written,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(row)
     session.flush()
     return row
 
 
 def replace(session: Session, row: Service, spec: ServiceSpec) -> Service:
-    revision.bump(session)
+    row.store_revision = revision.bump(session)
     row.spec = spec.model_dump(mode="json")
     row.updated_at = utcnow()
     session.flush()

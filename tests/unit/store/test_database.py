@@ -4,6 +4,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -12,10 +13,10 @@ from sqlalchemy import insert, inspect, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from controlplane.model import ListenerSpec
-from controlplane.store import Database, current_revision
+from controlplane.store import Database, current_revision, load_gateway_state
 from controlplane.store.database import MIGRATIONS_DIR
 from controlplane.store.repositories import listeners
-from controlplane.store.tables import Base, Route, utcnow
+from controlplane.store.tables import Base, Listener, Route, utcnow
 from tests.conftest import DatabaseFactory
 
 TABLES = {"listeners", "services", "routes", "route_service_refs", "revision"}
@@ -72,6 +73,36 @@ def test_migrate_again_is_a_no_op_that_keeps_data(empty_database: Database) -> N
         assert row is not None
         assert row.port == 8080
         assert current_revision(session) == 1
+
+
+def test_upgrading_a_0001_database_keeps_its_data(empty_database: Database) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with empty_database.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+        now = utcnow()
+        connection.execute(
+            insert(Listener.__table__).values(  # type: ignore[arg-type]
+                name="public",
+                address="0.0.0.0",
+                port=8080,
+                node_group="default",
+                spec=ListenerSpec(name="public", port=8080).model_dump(mode="json"),
+                version=3,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+
+    empty_database.migrate()
+
+    assert _applied_revision(empty_database) == _head()
+    with empty_database.snapshot() as session:
+        row = listeners.get(session, "public")
+        assert row is not None
+        assert (row.port, row.version, row.store_revision) == (8080, 3, 0)
+        assert [spec.name for spec in load_gateway_state(session).listeners] == ["public"]
 
 
 def test_migrate_from_a_second_process_sees_the_same_head(

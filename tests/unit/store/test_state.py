@@ -4,7 +4,7 @@ from typing import Any
 
 from sqlalchemy import event, insert
 
-from controlplane.model import ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
 from controlplane.store import Database, StateLoader, current_revision, load_gateway_state
 from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.tables import Route, route_service_refs, utcnow
@@ -19,7 +19,8 @@ def test_an_empty_store_gives_an_empty_state(database: Database) -> None:
     assert state.revision == revision
 
 
-def test_state_holds_every_spec_in_order_with_its_revision(database: Database) -> None:
+def test_state_holds_every_spec_with_its_revision(database: Database) -> None:
+    # The order of specs in a state carries no meaning: the translator orders what it needs.
     with database.session() as session:
         for name, port in [("b", 81), ("a", 80)]:
             listeners.add(session, ListenerSpec(name=name, port=port))
@@ -36,10 +37,11 @@ def test_state_holds_every_spec_in_order_with_its_revision(database: Database) -
         state = load_gateway_state(session)
         revision = current_revision(session)
 
-    assert [listener.name for listener in state.listeners] == ["a", "b"]
+    assert sorted(listener.name for listener in state.listeners) == ["a", "b"]
     assert [s.name for s in state.services] == ["inventory"]
-    assert [route.name for route in state.routes] == ["early", "mid", "late"]
-    assert state.routes[0] == specs[1]
+    assert sorted(state.routes, key=lambda route: route.name) == sorted(
+        specs, key=lambda route: route.name
+    )
     assert state.revision == revision
 
 
@@ -100,6 +102,50 @@ def test_loader_gives_back_the_same_spec_objects_for_unchanged_rows(database: Da
     assert after.listeners[0] is before.listeners[0]
     assert after.services[0] is before.services[0]
     assert after.revision > before.revision
+
+
+def test_loader_catches_up_on_edits_additions_and_deletions(database: Database) -> None:
+    with database.session() as session:
+        listener = listeners.add(session, ListenerSpec(name="a", port=80))
+        service = services.add(
+            session,
+            ServiceSpec.model_validate(
+                {"name": "inventory", "endpoints": [{"host": "10.0.0.1", "port": 80}]}
+            ),
+        )
+        for name in ("one", "two", "three"):
+            routes.add(session, _route_spec(name, 1), listener, [service])
+    loader = StateLoader()
+
+    def names(state: GatewayState) -> list[str]:
+        return sorted(route.name for route in state.routes)
+
+    def both() -> tuple[GatewayState, GatewayState]:
+        with database.snapshot() as session:
+            return loader.load(session), load_gateway_state(session)
+
+    first, _ = both()
+    with database.session() as session:
+        row = routes.get(session, "two")
+        assert row is not None
+        routes.replace(session, row, _route_spec("two", 7), listener, [service])
+        routes.add(session, _route_spec("four", 1), listener, [service])
+    caught_up, fresh = both()
+    assert names(caught_up) == names(fresh) == ["four", "one", "three", "two"]
+    assert {r.name: r.order for r in caught_up.routes}["two"] == 7
+
+    with database.session() as session:  # a deletion and an addition: the count is unchanged
+        row = routes.get(session, "one")
+        assert row is not None
+        routes.delete(session, row)
+        routes.add(session, _route_spec("five", 1), listener, [service])
+    caught_up, fresh = both()
+    assert names(caught_up) == names(fresh) == ["five", "four", "three", "two"]
+    kept = {r.name: r for r in first.routes}
+    assert next(r for r in caught_up.routes if r.name == "three") is kept["three"]
+
+    with database.snapshot() as session:
+        assert loader.load(session) is caught_up, "nothing written: the same state again"
 
 
 def _route_spec(name: str, order: int) -> RouteSpec:
