@@ -1,7 +1,7 @@
 """What the admin API adds to every stored spec it returns."""
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, Self
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,10 @@ class StoredRow(Protocol):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class StoredSpecRow(StoredRow, Protocol):
+    spec: dict[str, Any]
 
 
 class ResourceMetadata(BaseModel):
@@ -29,3 +33,19 @@ class ResourceMetadata(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+class StoredResource(BaseModel):
+    """A stored spec as the API returns it: the spec's fields, plus `metadata`.
+
+    A kind's resource body derives from it and from the kind's spec, this class first:
+    `class ListenerResource(StoredResource, ListenerSpec)`. Pydantic orders fields from the last
+    base to the first, so `metadata` comes after the spec's fields, and the spec's model config
+    (unknown fields forbidden, frozen) applies.
+    """
+
+    metadata: ResourceMetadata
+
+    @classmethod
+    def of(cls, row: StoredSpecRow) -> Self:
+        return cls.model_validate({**row.spec, "metadata": ResourceMetadata.of(row)})

@@ -2,6 +2,7 @@
 error messages list the names of resources in the way."""
 
 from controlplane.api.errors import ErrorDetail, Invalid
+from controlplane.api.paths import resource_path
 
 # How many names an error message lists; it says when there are more.
 NAMED_LIMIT = 20
@@ -21,3 +22,12 @@ def quoted(names: list[str]) -> str:
     """`'a', 'b'` - at most NAMED_LIMIT names, then "and more"."""
     shown = ", ".join(repr(name) for name in names[:NAMED_LIMIT])
     return shown + (" and more" if len(names) > NAMED_LIMIT else "")
+
+
+def in_the_way(kind: str, names: list[str], message: str) -> list[ErrorDetail]:
+    """Error details for the resources of `kind` (e.g. `routes`) that block a change, at most
+    NAMED_LIMIT; `message` is formatted with each one's `name`."""
+    return [
+        ErrorDetail(resource=resource_path(kind, name), message=message.format(name=name))
+        for name in names[:NAMED_LIMIT]
+    ]

@@ -2,64 +2,22 @@
 
 from sqlalchemy.orm import Session
 
-from controlplane.api.context import AdminContext
-from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference, NotFound
-from controlplane.api.etag import check_if_match, etag_for
-from controlplane.api.pagination import PageParams
-from controlplane.api.paths import resource_path
-from controlplane.api.resource_names import check_path_name
+from controlplane.api.crud.service import ResourceKind, ResourceService
+from controlplane.api.errors import ErrorDetail, InvalidReference
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.model import RouteSpec
 from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.tables import Listener, Route, Service
 
 
-def create(admin: AdminContext, spec: RouteSpec) -> RouteResource:
-    with admin.write() as session:
-        if routes.get(session, spec.name) is not None:
-            raise Conflict(
-                f"a route named {spec.name!r} already exists; PUT "
-                f"{resource_path('routes', spec.name)} to change it",
-                details=[ErrorDetail(field="name", location="body", message="already taken")],
-            )
-        listener, targets = _references(session, spec)
-        return RouteResource.of(routes.add(session, spec, listener, targets))
+def _add(session: Session, spec: RouteSpec) -> Route:
+    listener, targets = _references(session, spec)
+    return routes.add(session, spec, listener, targets)
 
 
-def get(admin: AdminContext, name: str) -> RouteResource:
-    with admin.read() as session:
-        return RouteResource.of(_existing(session, name))
-
-
-def list_page(admin: AdminContext, params: PageParams) -> RoutePage:
-    with admin.read() as session:
-        rows = routes.page(session, limit=params.limit, offset=params.offset)
-        return RoutePage.of([RouteResource.of(row) for row in rows], routes.count(session), params)
-
-
-def replace(admin: AdminContext, name: str, spec: RouteSpec, if_match: str | None) -> RouteResource:
-    check_path_name("route", name, spec.name)
-    with admin.write() as session:
-        row = _existing(session, name)
-        check_if_match(if_match, etag_for(row.id, row.version), required=True)
-        if row.spec == spec.model_dump(mode="json"):
-            return RouteResource.of(row)  # nothing to change, nothing to push
-        listener, targets = _references(session, spec)
-        return RouteResource.of(routes.replace(session, row, spec, listener, targets))
-
-
-def delete(admin: AdminContext, name: str, if_match: str | None) -> None:
-    with admin.write() as session:
-        row = _existing(session, name)
-        check_if_match(if_match, etag_for(row.id, row.version), required=False)
-        routes.delete(session, row)
-
-
-def _existing(session: Session, name: str) -> Route:
-    row = routes.get(session, name)
-    if row is None:
-        raise NotFound(f"no route named {name!r}")
-    return row
+def _replace(session: Session, row: Route, spec: RouteSpec) -> Route:
+    listener, targets = _references(session, spec)
+    return routes.replace(session, row, spec, listener, targets)
 
 
 def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Service]]:
@@ -93,3 +51,12 @@ def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Servi
             details=missing,
         )
     return listener, [found[name] for name in sorted(found)]
+
+
+# Deleting a route is always allowed: nothing refers to routes.
+resources = ResourceService(
+    ResourceKind("route", "routes", RouteSpec, RouteResource, RoutePage),
+    routes,
+    add=_add,
+    replace=_replace,
+)
