@@ -81,6 +81,21 @@ def verdict(result: MetricResult) -> str:
     return "met" if result.met else "**not met**"
 
 
+# A 1-minute load average above this before the run: something else was running. (The one
+# after the run mostly shows the benchmark's own load.)
+BUSY_LOAD = 0.5
+
+
+def busy_note(header: Mapping[str, Any]) -> str:
+    before = header["load_average_1min"]["before"]
+    if before <= BUSY_LOAD:
+        return ""
+    return (
+        f"Warning: the machine was not idle (1-minute load average {before:.2f} before the run): "
+        "other processes may have skewed these numbers, the HTTP ones most."
+    )
+
+
 def machine_line(header: Mapping[str, Any]) -> str:
     machine, git = header["machine"], header["git"]
     dirty = " plus uncommitted changes" if git["code_changes_uncommitted"] else ""
@@ -128,6 +143,7 @@ def to_markdown(header: Mapping[str, Any], results: Sequence[ScenarioResult]) ->
         "Values are medians over the rounds unless the metric names a percentile; the ratio is "
         "measured / baseline. Written by `python -m tests.bench`; do not edit by hand.",
         "",
+        *([busy_note(header), ""] if busy_note(header) else []),
         summary_table(results),
     ]
     for result in results:
@@ -164,6 +180,7 @@ def readme_block(header: Mapping[str, Any], results: Sequence[ScenarioResult]) -
         [
             README_START,
             f"Measured on {machine_line(header)}.",
+            *([busy_note(header)] if busy_note(header) else []),
             "Details and per-round values: [tests/bench/results/latest.md]"
             "(tests/bench/results/latest.md).",
             "",
