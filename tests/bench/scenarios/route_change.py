@@ -10,8 +10,9 @@ import time
 from collections.abc import Mapping, Sequence
 
 from controlplane.model import GatewayState
-from controlplane.store import Database, current_revision, load_gateway_state
+from controlplane.store import Database, current_revision
 from controlplane.store.repositories import listeners, routes, services
+from controlplane.store.state import StateLoader
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.publisher import SnapshotPublisher
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
@@ -60,10 +61,12 @@ class RouteChange(Scenario):
     async def setup(self, ctx: BenchContext) -> Observations:
         path = database_copy(ctx.cache, ctx.workdir, self.routes, self.services)
         self._database = database = Database(f"sqlite:///{path}")
+        # Wired as controlplane/main.py wires it: one loader, which reads only what changed.
+        loader = StateLoader()
 
         def load_state() -> GatewayState:
             with database.snapshot() as session:
-                return load_gateway_state(session)
+                return loader.load(session)
 
         def revision() -> int:
             with database.snapshot() as session:
