@@ -276,11 +276,7 @@ class AdsStream:
             return set(state.stale & names)
         if synced is None:
             return set(names)
-        return {
-            name
-            for name in names
-            if name in state.stale or synced.digest(name) != desired.digest(name)
-        }
+        return set((desired.changed_since(synced) | state.stale) & names)
 
     def _response(
         self, type_url: str, state: _TypeState, desired: TypeSnapshot, snapshot: Snapshot

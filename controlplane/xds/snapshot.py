@@ -26,6 +26,7 @@ ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
 PUSH_STAGES = ((CLUSTER, ENDPOINT), (LISTENER, ROUTE))
 PUSH_ORDER = tuple(type_url for stage in PUSH_STAGES for type_url in stage)
 STAGED_TYPES = frozenset(PUSH_ORDER)
+_REMEMBERED_DIFFERENCES = 4
 # Subscribed by wildcard: every response carries the full set, and absence means deletion.
 WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
 
@@ -45,6 +46,9 @@ class TypeSnapshot:
     version: str
     resources: Mapping[str, Resource]
     names: frozenset[str]
+    # Differences from earlier contents (by version, so no earlier snapshot is kept alive),
+    # worked out once for all the nodes that held them.
+    _differences: dict[str, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, type_url: str, resources: Iterable[Resource]) -> "TypeSnapshot":
@@ -60,6 +64,25 @@ class TypeSnapshot:
     def digest(self, name: str) -> str | None:
         resource = self.resources.get(name)
         return None if resource is None else resource.digest
+
+    def changed_since(self, earlier: "TypeSnapshot") -> frozenset[str]:
+        """Names whose content here differs from `earlier`'s, or that `earlier` lacks.
+
+        A thousand nodes of a group hold the same earlier snapshot: the comparison is made
+        once, not once per node. Only the last few earlier snapshots are remembered.
+        """
+        known = self._differences.get(earlier.version)
+        if known is not None:
+            return known
+        changed = frozenset(
+            name
+            for name, resource in self.resources.items()
+            if earlier.digest(name) != resource.digest
+        )
+        if len(self._differences) >= _REMEMBERED_DIFFERENCES:
+            self._differences.pop(next(iter(self._differences)))
+        self._differences[earlier.version] = changed
+        return changed
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 from controlplane.model import GatewayState
 from controlplane.translator import GroupResources, translate
 from controlplane.xds.snapshot import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, Snapshot
-from tests.unit.translator.golden_state import golden_state
+from tests.unit.translator.golden_state import EDGE, golden_state
 
 
 def snapshots(state: GatewayState) -> dict[str, Snapshot]:
@@ -63,7 +63,7 @@ _PRINT_VERSIONS = """
 import json
 from controlplane.translator import translate
 from controlplane.xds.snapshot import Snapshot
-from tests.unit.translator.golden_state import golden_state
+from tests.unit.translator.golden_state import EDGE, golden_state
 print(json.dumps({
     group: {t: Snapshot.build(r).of_type(t).version for t in Snapshot.build(r).types}
     for group, r in translate(golden_state()).items()
@@ -108,3 +108,20 @@ def test_empty_snapshot_is_an_empty_build() -> None:
         assert empty.of_type(type_url).names == frozenset()
     # A type the snapshot does not hold reads as empty too.
     assert Snapshot({}).of_type(CLUSTER).version == empty.of_type(CLUSTER).version
+
+
+def test_changed_since_names_new_and_changed_resources_and_is_remembered() -> None:
+    state = golden_state()
+    before = Snapshot.build(translate(state)[EDGE]).of_type(ROUTE)
+    first = state.routes[0]
+    moved = first.model_copy(update={"timeout_seconds": 42.0})
+    after = Snapshot.build(
+        translate(replace(state, routes=(moved, *state.routes[1:])))[EDGE]
+    ).of_type(ROUTE)
+
+    changed = after.changed_since(before)
+
+    assert changed == {name for name in after.names if after.digest(name) != before.digest(name)}
+    assert changed, "the edited route's configuration changed"
+    assert after.changed_since(before) is changed
+    assert after.changed_since(after) == frozenset()
