@@ -12,10 +12,9 @@ from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from controlplane.api.app import create_app
 from controlplane.logging import configure_logging
-from controlplane.model import GatewayState
 from controlplane.settings import Settings
 from controlplane.store.database import Database
-from controlplane.store.state import StateLoader, current_revision
+from controlplane.store.state import StoreReader
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
@@ -46,19 +45,12 @@ async def serve(settings: Settings) -> None:
     database = Database(settings.database_url)
     await asyncio.to_thread(database.migrate)
 
-    loader = StateLoader()
-
-    def load_state() -> GatewayState:
-        with database.snapshot() as session:
-            return loader.load(session)
-
-    def revision() -> int:
-        with database.snapshot() as session:
-            return current_revision(session)
-
+    store = StoreReader(database)
     cache = SnapshotCache()
     registry = NodeRegistry()
-    publisher = SnapshotPublisher(cache, load_state, revision, settings.revision_poll_seconds)
+    publisher = SnapshotPublisher(
+        cache, store.load_state, store.revision, settings.revision_poll_seconds
+    )
     # Envoys that connect at once must get the real config, not an empty one.
     await publisher.rebuild()
 

@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.store.database import Database
 from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import Listener, Resource, Route, Service
 
@@ -66,6 +67,22 @@ class StateLoader:
         )
         self._seen = current
         return self._state
+
+
+class StoreReader:
+    """The two reads the xDS side makes, each in its own read-only snapshot of the database."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._loader = StateLoader()
+
+    def load_state(self) -> GatewayState:
+        with self._database.snapshot() as session:
+            return self._loader.load(session)
+
+    def revision(self) -> int:
+        with self._database.snapshot() as session:
+            return current_revision(session)
 
 
 def load_gateway_state(session: Session) -> GatewayState:

@@ -9,10 +9,9 @@ start of the write until the new snapshot is in the cache; sending it is `propag
 import time
 from collections.abc import Mapping, Sequence
 
-from controlplane.model import GatewayState
-from controlplane.store import Database, current_revision
+from controlplane.store import Database
 from controlplane.store.repositories import listeners, routes, services
-from controlplane.store.state import StateLoader
+from controlplane.store.state import StoreReader
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.publisher import SnapshotPublisher
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
@@ -61,18 +60,9 @@ class RouteChange(Scenario):
     async def setup(self, ctx: BenchContext) -> Observations:
         path = database_copy(ctx.cache, ctx.workdir, self.routes, self.services)
         self._database = database = Database(f"sqlite:///{path}")
-        # Wired as controlplane/main.py wires it: one loader, which reads only what changed.
-        loader = StateLoader()
-
-        def load_state() -> GatewayState:
-            with database.snapshot() as session:
-                return loader.load(session)
-
-        def revision() -> int:
-            with database.snapshot() as session:
-                return current_revision(session)
-
-        self._publisher = SnapshotPublisher(self._cache, load_state, revision, _NO_POLL)
+        # Wired as controlplane/main.py wires it: one reader, which reads only what changed.
+        store = StoreReader(database)
+        self._publisher = SnapshotPublisher(self._cache, store.load_state, store.revision, _NO_POLL)
         await self._publisher.rebuild()  # the state every change starts from
         await self._change()  # and a warm-up change
         return {}
