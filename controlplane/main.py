@@ -8,7 +8,6 @@ from collections.abc import Iterator
 
 import grpc
 import uvicorn
-from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from controlplane.api.app import create_app
 from controlplane.logging import configure_logging
@@ -18,7 +17,7 @@ from controlplane.store.state import StoreReader
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
-from controlplane.xds.server import AggregatedDiscoveryService
+from controlplane.xds.server import AggregatedDiscoveryService, add_to_server
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +54,7 @@ async def serve(settings: Settings) -> None:
     await publisher.rebuild()
 
     xds = grpc.aio.server(options=_GRPC_OPTIONS)
-    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
-        AggregatedDiscoveryService(cache, registry, settings.ack_timeout_seconds), xds
-    )
+    add_to_server(AggregatedDiscoveryService(cache, registry, settings.ack_timeout_seconds), xds)
     xds_port = xds.add_insecure_port(f"{settings.xds_host}:{settings.xds_port}")
     await xds.start()
 

@@ -18,8 +18,9 @@ from typing import Any
 
 import grpc
 from envoy.config.core.v3 import base_pb2
-from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
+from envoy.service.discovery.v3 import discovery_pb2
 
+from controlplane.translator.wire import serialize
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
@@ -42,6 +43,9 @@ CONTROL_PLANE_ID = "chaos-gateway"
 # change (go-control-plane#245, envoy#17483); likewise a changed listener re-reads its routes.
 # After pushing the parent type, the dependent resources of changed parents are resent.
 _DEPENDENT = dict(PUSH_STAGES)
+
+
+_CONTROL_PLANE = base_pb2.ControlPlane(identifier=CONTROL_PLANE_ID)
 
 
 class StreamClosed(Exception):
@@ -280,7 +284,7 @@ class AdsStream:
 
     def _response(
         self, type_url: str, state: _TypeState, desired: TypeSnapshot, snapshot: Snapshot
-    ) -> Any | None:
+    ) -> bytes | None:
         changed = self._changed(state, desired)
         if desired.version == state.rejected and not changed & state.stale:
             # The node refused exactly this: send it again once it changes, or when the node
@@ -308,13 +312,14 @@ class AdsStream:
         self._built_at[type_url] = snapshot.built_at
         self._registry.sent(self.node_id, type_url, desired.version)
         metrics.XDS_PUSHES.labels(type_url=type_url).inc()
-        return discovery_pb2.DiscoveryResponse(
+        # The resources are spliced in as already encoded: no per-node copy or serialization.
+        envelope = discovery_pb2.DiscoveryResponse(
             version_info=desired.version,
-            resources=[resource.body for resource in resources],
             type_url=type_url,
             nonce=state.nonce,
-            control_plane=base_pb2.ControlPlane(identifier=CONTROL_PLANE_ID),
+            control_plane=_CONTROL_PLANE,
         )
+        return serialize(envelope) + b"".join(resource.encoded for resource in resources)
 
     async def _await_ack(self, state: _TypeState) -> None:
         await self._wait_for(lambda: not state.awaiting_ack, "ACK")
@@ -341,7 +346,10 @@ def _refused(state: _TypeState | None, desired: TypeSnapshot) -> bool:
     return state is not None and state.rejected == desired.version and state.accepted is not None
 
 
-class AggregatedDiscoveryService(ads_pb2_grpc.AggregatedDiscoveryServiceServicer):  # type: ignore[misc]
+class AggregatedDiscoveryService:
+    """The ADS gRPC service. Register it with `add_to_server`: its stream yields responses
+    already encoded as bytes."""
+
     def __init__(self, cache: SnapshotCache, registry: NodeRegistry, ack_timeout: float) -> None:
         self._cache = cache
         self._registry = registry
@@ -376,4 +384,28 @@ class AggregatedDiscoveryService(ads_pb2_grpc.AggregatedDiscoveryServiceServicer
             grpc.StatusCode.UNIMPLEMENTED,
             "this control plane serves state-of-the-world ADS; configure Envoy with api_type GRPC",
         )
-        yield  # pragma: no cover - makes this an async generator like the stub expects
+        yield b""  # pragma: no cover - makes this an async generator like the stub expects
+
+
+_SERVICE = "envoy.service.discovery.v3.AggregatedDiscoveryService"
+
+
+def add_to_server(service: AggregatedDiscoveryService, server: grpc.aio.Server) -> None:
+    """Register `service` on `server`, sending its pre-encoded responses as they are."""
+    handlers = {
+        "StreamAggregatedResources": grpc.stream_stream_rpc_method_handler(
+            service.StreamAggregatedResources,
+            request_deserializer=discovery_pb2.DiscoveryRequest.FromString,
+            response_serializer=_as_is,
+        ),
+        "DeltaAggregatedResources": grpc.stream_stream_rpc_method_handler(
+            service.DeltaAggregatedResources,
+            request_deserializer=discovery_pb2.DeltaDiscoveryRequest.FromString,
+            response_serializer=_as_is,
+        ),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(_SERVICE, handlers),))
+
+
+def _as_is(encoded: bytes) -> bytes:
+    return encoded

@@ -11,9 +11,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from envoy.service.discovery.v3 import discovery_pb2
 from google.protobuf import any_pb2
 
 from controlplane.translator import GroupResources, Serialized
+from controlplane.translator.wire import field_number, length_delimited
 
 _PREFIX = "type.googleapis.com/"
 CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
@@ -27,6 +29,9 @@ PUSH_STAGES = ((CLUSTER, ENDPOINT), (LISTENER, ROUTE))
 PUSH_ORDER = tuple(type_url for stage in PUSH_STAGES for type_url in stage)
 STAGED_TYPES = frozenset(PUSH_ORDER)
 _REMEMBERED_DIFFERENCES = 4
+_ANY_TYPE_URL = field_number(any_pb2.Any, "type_url")
+_ANY_VALUE = field_number(any_pb2.Any, "value")
+_RESPONSE_RESOURCES = field_number(discovery_pb2.DiscoveryResponse, "resources")
 # Subscribed by wildcard: every response carries the full set, and absence means deletion.
 WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
 
@@ -34,7 +39,9 @@ WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
 @dataclass(frozen=True, slots=True)
 class Resource:
     name: str
-    body: any_pb2.Any
+    # The resource as a `DiscoveryResponse.resources` entry (an Any), encoded once for every
+    # node and every response that carries it.
+    encoded: bytes
     digest: str
     # The translator's bytes, by identity: lets the next build reuse this resource as it is.
     payload: bytes
@@ -138,9 +145,12 @@ def _pack(type_url: str, item: Serialized, previous: TypeSnapshot | None) -> Res
         known = previous.resources.get(item.name)
         if known is not None and known.payload is item.payload:
             return known
+    packed = length_delimited(_ANY_TYPE_URL, type_url.encode()) + length_delimited(
+        _ANY_VALUE, item.payload
+    )
     return Resource(
         name=item.name,
-        body=any_pb2.Any(type_url=type_url, value=item.payload),
+        encoded=length_delimited(_RESPONSE_RESOURCES, packed),
         digest=hashlib.sha256(item.payload).hexdigest()[:16],
         payload=item.payload,
     )

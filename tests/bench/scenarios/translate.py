@@ -46,7 +46,7 @@ class Translate(Scenario):
         self._state = gateway_state(self.routes, self.services)
         snapshots = _compile(self._state)  # warm-up: imports, caches, first allocations
         self._bytes = sum(
-            len(resource.body.value)
+            len(resource.payload)
             for snapshot in snapshots.values()
             for typed in snapshot.types.values()
             for resource in typed.resources.values()

@@ -5,11 +5,10 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
-from envoy.service.discovery.v3 import ads_pb2_grpc
 
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
-from controlplane.xds.server import AggregatedDiscoveryService
+from controlplane.xds.server import AggregatedDiscoveryService, add_to_server
 from tests.support.ads_client import AdsClient, Decide
 
 # How long a push waits for an ACK before it moves on: short, so a bug shows as a wrong
@@ -32,9 +31,7 @@ class AdsServer:
 async def start_server(cache: SnapshotCache, port: int = 0) -> AdsServer:
     registry = NodeRegistry()
     server = grpc.aio.server()
-    ads_pb2_grpc.add_AggregatedDiscoveryServiceServicer_to_server(
-        AggregatedDiscoveryService(cache, registry, ACK_TIMEOUT), server
-    )
+    add_to_server(AggregatedDiscoveryService(cache, registry, ACK_TIMEOUT), server)
     bound = server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     return AdsServer(cache, registry, server, bound)

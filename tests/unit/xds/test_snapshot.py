@@ -19,7 +19,7 @@ def snapshots(state: GatewayState) -> dict[str, Snapshot]:
 
 def contents(snapshot: Snapshot) -> dict[str, dict[str, bytes]]:
     return {
-        type_url: {name: r.body.value for name, r in typed.resources.items()}
+        type_url: {name: r.payload for name, r in typed.resources.items()}
         for type_url, typed in snapshot.types.items()
     }
 
