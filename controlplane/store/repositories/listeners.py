@@ -2,11 +2,11 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.model import ListenerSpec
-from controlplane.store.repositories import revision
+from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import Listener, Route, utcnow
 
 
@@ -23,7 +23,7 @@ def page(session: Session, *, limit: int, offset: int) -> Sequence[Listener]:
 
 
 def count(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(Listener)).scalar_one()
+    return specs.count(session, Listener)
 
 
 # Binding a wildcard address takes the port on every address of the host.

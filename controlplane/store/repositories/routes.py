@@ -3,11 +3,11 @@
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from controlplane.model import RouteSpec
-from controlplane.store.repositories import revision
+from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import (
     Listener,
     Route,
@@ -30,7 +30,7 @@ def page(session: Session, *, limit: int, offset: int) -> Sequence[Route]:
 
 
 def count(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(Route)).scalar_one()
+    return specs.count(session, Route)
 
 
 def add(

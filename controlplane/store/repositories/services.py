@@ -2,11 +2,11 @@
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.model import ServiceSpec
-from controlplane.store.repositories import revision
+from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import Route, Service, route_service_refs, utcnow
 
 
@@ -31,7 +31,7 @@ def page(session: Session, *, limit: int, offset: int) -> Sequence[Service]:
 
 
 def count(session: Session) -> int:
-    return session.execute(select(func.count()).select_from(Service)).scalar_one()
+    return specs.count(session, Service)
 
 
 def referencing_route_names(session: Session, service: Service, *, limit: int) -> list[str]:
