@@ -6,7 +6,6 @@ import logging
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from sqlalchemy import update
 
 from controlplane.api import ConfigPublisher, create_app
 from controlplane.api.context import AdminContext
@@ -17,6 +16,7 @@ from controlplane.store import Database, current_revision, load_gateway_state
 from controlplane.store.repositories import services
 from controlplane.store.tables import Service
 from controlplane.xds.nodes import NodeRegistry
+from tests.support.store import bump_version_behind_the_orm
 from tests.unit.api.conftest import RecordingPublisher, listener, service
 
 
@@ -97,12 +97,7 @@ def test_a_write_losing_a_race_on_the_version_is_a_412(database: Database) -> No
         with admin.write() as session:
             row = services.get(session, "inventory")
             assert row is not None
-            session.execute(
-                update(Service)
-                .where(Service.id == row.id)
-                .values(version=Service.version + 1)
-                .execution_options(synchronize_session=False)
-            )
+            bump_version_behind_the_orm(session, Service, row.id)
             services.replace(session, row, _inventory())
 
     with pytest.raises(PreconditionFailed):

@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -11,6 +10,7 @@ from controlplane.model import ListenerSpec, RouteSpec, ServiceSpec
 from controlplane.store import Database, current_revision
 from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.tables import Service
+from tests.support.store import bump_version_behind_the_orm
 
 
 def _listener(name: str = "public", port: int = 8080) -> ListenerSpec:
@@ -131,14 +131,7 @@ def test_an_update_of_a_version_changed_meanwhile_fails(database: Database) -> N
         with database.session() as session:
             row = services.get(session, "inventory")
             assert row is not None
-            # Another writer's update, behind the ORM's back (on PostgreSQL, a second
-            # transaction can do this; SQLite writers queue, so simulate it).
-            session.execute(
-                update(Service)
-                .where(Service.id == row.id)
-                .values(version=Service.version + 1)
-                .execution_options(synchronize_session=False)
-            )
+            bump_version_behind_the_orm(session, Service, row.id)
             services.replace(session, row, _service())
 
     with pytest.raises(StaleDataError):
