@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 # Reinstall only when the declared dependencies change, not on every run.
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# The project's own resource types: Python modules are generated next to each .proto.
+PROTOS := $(shell find proto -name '*.proto')
+GENERATED := $(PROTOS:.proto=_pb2.py)
 
 # Fails with a clear message unless $(1) is a Python 3.11+ interpreter.
 define require_python
@@ -16,13 +19,13 @@ endef
 
 .PHONY: run test check fmt clean bench bench-smoke bench-tools
 
-run: $(STAMP)
+run: $(STAMP) $(GENERATED)
 	$(BIN)/chaosgw run
 
-test: $(STAMP)
+test: $(STAMP) $(GENERATED)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-check: $(STAMP)
+check: $(STAMP) $(GENERATED)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -34,10 +37,10 @@ fmt: $(STAMP)
 
 # Benchmarks (tests/bench): a full run writes tests/bench/results/latest.* and the README
 # table; the smoke run (what CI runs) takes under 2 minutes and writes only untracked files.
-bench: $(STAMP) bench-tools
+bench: $(STAMP) $(GENERATED) bench-tools
 	$(BIN)/python -m tests.bench
 
-bench-smoke: $(STAMP) bench-tools
+bench-smoke: $(STAMP) $(GENERATED) bench-tools
 	$(BIN)/python -m tests.bench --smoke
 
 # The load generators are Debian packages: wrk, and h2load from nghttp2-client.
@@ -58,6 +61,7 @@ bench-tools:
 		echo "error: wrk or h2load still not found after installing" >&2; exit 1; }
 
 clean:
+	find proto -name '*_pb2.py*' -delete
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis var
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
@@ -69,3 +73,6 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(call require_python,$(BIN)/python)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+proto/%_pb2.py: proto/%.proto $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto $<
