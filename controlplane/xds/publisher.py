@@ -84,7 +84,7 @@ class SnapshotPublisher:
     def _build(self) -> tuple[dict[str, Snapshot], int]:
         state = self._load_state()
         built = {
-            group: Snapshot.build(resources, self._built.get(group))
+            group: Snapshot.of_group(resources, self._built.get(group))
             for group, resources in self._translator.translate(state).items()
         }
         self._built = built

@@ -22,6 +22,11 @@ CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
+# The project's own types (proto/), for the rate-limit and auth services.
+RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
+# The node group (ADS `node.cluster`) the Python services join to get their policies. No
+# listener's group can be named so: names have no dots.
+POLICY_GROUP = "chaosgw.policy"
 
 # Make before break: a listener's routes must name clusters that are already warm. Each stage
 # is a parent type and the type its resources fetch by name; any other type is pushed after.
@@ -33,7 +38,7 @@ _ANY_TYPE_URL = field_number(any_pb2.Any, "type_url")
 _ANY_VALUE = field_number(any_pb2.Any, "value")
 _RESPONSE_RESOURCES = field_number(discovery_pb2.DiscoveryResponse, "resources")
 # Subscribed by wildcard: every response carries the full set, and absence means deletion.
-WILDCARD_TYPES = frozenset({CLUSTER, LISTENER})
+WILDCARD_TYPES = frozenset({CLUSTER, LISTENER, RATELIMIT_POLICY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +115,10 @@ class Snapshot:
         return found if found is not None else _empty(type_url)
 
     @classmethod
-    def build(cls, group: GroupResources, previous: "Snapshot | None" = None) -> "Snapshot":
-        """Pack and hash the group's resources; those `previous` holds unchanged are reused."""
-        kinds = (
-            (CLUSTER, group.clusters),
-            (ENDPOINT, group.endpoints),
-            (LISTENER, group.listeners),
-            (ROUTE, group.routes),
-        )
+    def build(
+        cls, resources: Mapping[str, Iterable[Serialized]], previous: "Snapshot | None" = None
+    ) -> "Snapshot":
+        """Pack and hash resources by type URL; those `previous` holds unchanged are reused."""
         return cls(
             {
                 type_url: TypeSnapshot.of(
@@ -131,8 +132,21 @@ class Snapshot:
                         for item in items
                     ),
                 )
-                for type_url, items in kinds
+                for type_url, items in resources.items()
             }
+        )
+
+    @classmethod
+    def of_group(cls, group: GroupResources, previous: "Snapshot | None" = None) -> "Snapshot":
+        """The snapshot of one node group's Envoy resources."""
+        return cls.build(
+            {
+                CLUSTER: group.clusters,
+                ENDPOINT: group.endpoints,
+                LISTENER: group.listeners,
+                ROUTE: group.routes,
+            },
+            previous,
         )
 
     @classmethod

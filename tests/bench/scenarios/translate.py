@@ -1,6 +1,6 @@
 """translate: compile a whole gateway state and serialize every group's snapshot, in process.
 
-This is the CPU work of every rebuild: `translate(state)` and `Snapshot.build` per node group
+This is the CPU work of every rebuild: `translate(state)` and `Snapshot.of_group` per node group
 (serializing each resource and hashing it into versions). Loading from the database is not
 included here; `route_change` measures the whole path.
 """
@@ -65,4 +65,4 @@ class Translate(Scenario):
 
 
 def _compile(state: GatewayState) -> dict[str, Snapshot]:
-    return {group: Snapshot.build(resources) for group, resources in translate(state).items()}
+    return {group: Snapshot.of_group(resources) for group, resources in translate(state).items()}

@@ -82,7 +82,7 @@ class Gateway:
     def publish(self) -> dict[str, bool]:
         """Build and set every group's snapshot; tell for each whether it changed."""
         return {
-            group: self.cache.set(group, Snapshot.build(resources))
+            group: self.cache.set(group, Snapshot.of_group(resources))
             for group, resources in translate(self.state()).items()
         }
 

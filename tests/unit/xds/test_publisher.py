@@ -34,7 +34,7 @@ def with_route(state: GatewayState, spec: RouteSpec) -> GatewayState:
 
 
 def version_of(state: GatewayState, group: str = EDGE) -> str:
-    return Snapshot.build(translate(state)[group]).version
+    return Snapshot.of_group(translate(state)[group]).version
 
 
 class FakeStore:

@@ -202,7 +202,7 @@ async def test_identical_snapshot_sends_nothing(
 
     # Rebuilt from the same state: new objects, same content.
     assert gateway.publish() == {EDGE: False}
-    assert not ads.cache.set(EDGE, Snapshot.build(translate(gateway.state())[EDGE]))
+    assert not ads.cache.set(EDGE, Snapshot.of_group(translate(gateway.state())[EDGE]))
     assert ads.cache.get(EDGE) is served
 
     await assert_pushed(client, gateway, mark, [], "public")

@@ -14,7 +14,7 @@ from tests.unit.translator.golden_state import EDGE, golden_state
 
 
 def snapshots(state: GatewayState) -> dict[str, Snapshot]:
-    return {group: Snapshot.build(resources) for group, resources in translate(state).items()}
+    return {group: Snapshot.of_group(resources) for group, resources in translate(state).items()}
 
 
 def contents(snapshot: Snapshot) -> dict[str, dict[str, bytes]]:
@@ -65,7 +65,7 @@ from controlplane.translator import translate
 from controlplane.xds.snapshot import Snapshot
 from tests.unit.translator.golden_state import EDGE, golden_state
 print(json.dumps({
-    group: {t: Snapshot.build(r).of_type(t).version for t in Snapshot.build(r).types}
+    group: {t: Snapshot.of_group(r).of_type(t).version for t in Snapshot.of_group(r).types}
     for group, r in translate(golden_state()).items()
 }))
 """
@@ -103,7 +103,7 @@ def test_type_versions_change_only_for_the_types_whose_content_changed() -> None
 
 def test_empty_snapshot_is_an_empty_build() -> None:
     empty = Snapshot.empty()
-    assert empty == Snapshot.build(GroupResources([], [], [], []))
+    assert empty == Snapshot.of_group(GroupResources([], [], [], []))
     for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
         assert empty.of_type(type_url).names == frozenset()
     # A type the snapshot does not hold reads as empty too.
@@ -112,10 +112,10 @@ def test_empty_snapshot_is_an_empty_build() -> None:
 
 def test_changed_since_names_new_and_changed_resources_and_is_remembered() -> None:
     state = golden_state()
-    before = Snapshot.build(translate(state)[EDGE]).of_type(ROUTE)
+    before = Snapshot.of_group(translate(state)[EDGE]).of_type(ROUTE)
     first = state.routes[0]
     moved = first.model_copy(update={"timeout_seconds": 42.0})
-    after = Snapshot.build(
+    after = Snapshot.of_group(
         translate(replace(state, routes=(moved, *state.routes[1:])))[EDGE]
     ).of_type(ROUTE)
 
