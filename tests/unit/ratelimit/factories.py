@@ -21,7 +21,7 @@ def policy(
     burst: int = 0,
     tiers: Mapping[str, tuple[int, int]] | None = None,
     shadow: bool = False,
-    on_redis_error: int = ALLOW,
+    on_redis_error: policy_pb2.RateLimitPolicy.OnRedisError = ALLOW,
     fallback_requests: int = 0,
 ) -> policy_pb2.RateLimitPolicy:
     message = Policy(
