@@ -8,8 +8,8 @@ descriptor never refuses the request; it is counted only when it would itself ha
 so its counter shows what enforcing it would do.
 
 Sliding-window counter: estimate = previous window x (1 - elapsed fraction) + current window.
-Per key the script answers four integers: admitted (1/0), remaining, milliseconds until the
-current window ends, and milliseconds until the same hits could be admitted (0 when admitted).
+Per key the script answers four integers: fits (1/0: this counter alone would admit), remaining,
+milliseconds until the current window ends, and until the same hits could fit (0 when they fit).
 """
 
 import hashlib
