@@ -4,10 +4,13 @@ import argparse
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 from pydantic import ValidationError
+
+T = TypeVar("T")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser(
         "controlplane", help="serve the admin API and xDS (configured by CHAOSGW_* variables)"
+    )
+    commands.add_parser(
+        "ratelimit",
+        help="run the rate-limit service, one process per core (CHAOSGW_RATELIMIT_* variables)",
     )
     local = commands.add_parser("run", help="run the whole gateway locally with a demo config")
     local.add_argument(
@@ -41,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "controlplane":
         return _controlplane()
+    if args.command == "ratelimit":
+        return _ratelimit()
     if args.command == "run":
         from controlplane.devstack import DevPorts, run
 
@@ -56,14 +65,29 @@ def _controlplane() -> int:
     from controlplane.main import run
     from controlplane.settings import Settings
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            print(f"chaosgw: invalid settings: {problem['msg']}", file=sys.stderr)
+    settings = _settings(Settings)
+    if settings is None:
         return 2
     run(settings)
     return 0
+
+
+def _ratelimit() -> int:
+    from ratelimit.launcher import run
+    from ratelimit.settings import Settings
+
+    settings = _settings(Settings)
+    return 2 if settings is None else run(settings)
+
+
+def _settings(load: Callable[[], T]) -> T | None:
+    """Settings from the environment, or None after saying what is wrong with them."""
+    try:
+        return load()
+    except ValidationError as error:
+        for problem in error.errors():
+            print(f"chaosgw: invalid settings: {problem['msg']}", file=sys.stderr)
+        return None
 
 
 def _envoy(args: argparse.Namespace) -> int:
