@@ -9,6 +9,7 @@ from controlplane.model import GatewayState, PathMatch, RouteMatch, RouteSpec, T
 from controlplane.translator import Translator, translate
 from controlplane.translator import compile as compile_module
 from controlplane.translator import routes as routes_module
+from controlplane.translator.route_policy import RoutePolicy
 from tests.unit.translator.golden_state import golden_state
 
 
@@ -31,9 +32,9 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     compiled: list[str] = []
     real = routes_module.encode_route
 
-    def counting(route: RouteSpec, timeout: float) -> bytes:
+    def counting(route: RouteSpec, policy: RoutePolicy) -> bytes:
         compiled.append(route.name)
-        return real(route, timeout)
+        return real(route, policy)
 
     monkeypatch.setattr(compile_module, "encode_route", counting)
     state = golden_state()
