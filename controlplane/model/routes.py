@@ -7,6 +7,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from controlplane.model.common import Name, Spec
 from controlplane.model.regex import check_re2
+from controlplane.model.retries import Retries
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]
 
@@ -114,6 +115,10 @@ class RouteSpec(Spec):
     timeout_seconds: float | None = Field(
         default=None, ge=0, le=3600, description="Overrides the service's request timeout."
     )
+    idle_timeout_seconds: float | None = Field(
+        default=None, gt=0, le=86400, description="Overrides the service's idle timeout."
+    )
+    retries: Retries | None = Field(default=None, description="Overrides the service's retries.")
 
     @model_validator(mode="after")
     def _distinct_hosts(self) -> Self:

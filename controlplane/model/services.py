@@ -4,10 +4,13 @@ from typing import Literal, Self
 
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
+from controlplane.model.balancing import HashKey, LoadBalancing, Maglev, RingHash, check_fits_policy
 from controlplane.model.common import Hostname, IPAddress, Name, Port, Spec
+from controlplane.model.health import CircuitBreakers, HealthCheck, OutlierDetection
+from controlplane.model.retries import Retries
+from controlplane.model.tls import UpstreamTls
 
 Protocol = Literal["http1", "http2", "grpc"]
-LoadBalancing = Literal["round_robin", "least_request", "random", "ring_hash", "maglev"]
 Discovery = Literal["static", "dns"]
 
 _IP = TypeAdapter[str](IPAddress)
@@ -35,6 +38,13 @@ class Timeouts(Spec):
     request_seconds: float = Field(
         default=15.0, ge=0, le=3600, description="Default route timeout; 0 disables it."
     )
+    idle_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=86400,
+        description="Default route idle timeout: a request or stream silent this long ends. "
+        "Null: the listener's stream idle timeout.",
+    )
 
 
 class ServiceSpec(Spec):
@@ -48,7 +58,40 @@ class ServiceSpec(Spec):
     )
     endpoints: list[Endpoint] = Field(min_length=1, max_length=1000)
     load_balancing: LoadBalancing = "round_robin"
+    hash_on: list[HashKey] = Field(
+        default_factory=list,
+        max_length=8,
+        description="ring_hash and maglev: what a request's hash is computed from, in order "
+        "(header, cookie, source_ip); without any, requests spread at random.",
+    )
+    ring_hash: RingHash | None = None
+    maglev: Maglev | None = None
+    panic_threshold_percent: float = Field(
+        default=50.0,
+        ge=0,
+        le=100,
+        description="Below this share of healthy endpoints (all priorities together) Envoy "
+        "stops trusting health and spreads over every endpoint; 0 never panics.",
+    )
+    health_check: HealthCheck | None = None
+    outlier_detection: OutlierDetection | None = None
+    circuit_breakers: CircuitBreakers | None = None
     timeouts: Timeouts = Timeouts()
+    retries: Retries | None = Field(
+        default=None, description="Default retries of the routes to this service."
+    )
+    tls: UpstreamTls | None = Field(default=None, description="Connect to the endpoints with TLS.")
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> Self:
+        check_fits_policy(self.load_balancing, self.hash_on, self.ring_hash, self.maglev)
+        if (
+            self.health_check is not None
+            and self.health_check.type == "grpc"
+            and self.protocol == "http1"
+        ):
+            raise ValueError("a grpc health check needs protocol http2 or grpc")
+        return self
 
     @model_validator(mode="after")
     def _endpoints_fit_discovery(self) -> Self:

@@ -19,11 +19,11 @@ from google.protobuf.message import Message
 from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
+from controlplane.translator.route_policy import ServiceDefaults, route_policy, service_defaults
 from controlplane.translator.routes import (
     assemble_route_configuration,
     encode_route,
     route_sort_key,
-    route_timeout,
 )
 from controlplane.translator.wire import serialize
 
@@ -88,15 +88,15 @@ class _CompiledRoute:
 class Translator:
     def __init__(self) -> None:
         self._routes: dict[int, _CompiledRoute] = {}
-        # The services' request timeouts that compiled routes took their default from.
-        self._timeouts: dict[str, float] = {}
+        # What compiled routes took from each service (timeouts, retries, hashing).
+        self._defaults: dict[str, ServiceDefaults] = {}
         self._clusters = _Memo()
         self._endpoints = _Memo()
         self._listeners = _Memo()
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
-        routes_by_listener = self._compile_routes(state.routes, services)
+        routes_by_listener = self._compile_routes(state.routes, state.services)
 
         groups: dict[str, GroupResources] = {}
         for group in state.node_groups():
@@ -128,10 +128,11 @@ class Translator:
         return groups
 
     def _compile_routes(
-        self, routes: Iterable[RouteSpec], services: dict[str, ServiceSpec]
+        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec]
     ) -> dict[str, list[_CompiledRoute]]:
         """Each listener's routes in order, compiling only those not compiled before."""
-        self._forget_routes_of_retimed_services(services)
+        defaults = {service.name: service_defaults(service) for service in services}
+        self._forget_routes_of_changed_services(defaults)
         known, compiled = self._routes, {}
         by_listener: dict[str, list[_CompiledRoute]] = {}
         for route in sorted(routes, key=route_sort_key):
@@ -140,7 +141,7 @@ class Translator:
             if entry is None or entry.spec is not route:
                 entry = _CompiledRoute(
                     route,
-                    encode_route(route, route_timeout(route, services)),
+                    encode_route(route, route_policy(route, defaults)),
                     tuple(backend.service for backend in route.action.backends),
                 )
             compiled[id(route)] = entry
@@ -148,18 +149,15 @@ class Translator:
         self._routes = compiled
         return by_listener
 
-    def _forget_routes_of_retimed_services(self, services: dict[str, ServiceSpec]) -> None:
-        timeouts = {name: spec.timeouts.request_seconds for name, spec in services.items()}
-        retimed = {
-            name for name, seconds in timeouts.items() if self._timeouts.get(name) != seconds
-        }
-        if retimed and self._routes:
+    def _forget_routes_of_changed_services(self, defaults: dict[str, ServiceDefaults]) -> None:
+        changed = {name for name, taken in defaults.items() if self._defaults.get(name) != taken}
+        if changed and self._routes:
             self._routes = {
                 key: entry
                 for key, entry in self._routes.items()
-                if entry.spec.timeout_seconds is not None or retimed.isdisjoint(entry.services)
+                if changed.isdisjoint(entry.services)
             }
-        self._timeouts = timeouts
+        self._defaults = defaults
 
     def _cluster(self, service: ServiceSpec) -> Serialized:
         payload = self._clusters.get(service, lambda: serialize(build_cluster(service)))

@@ -6,14 +6,14 @@ into that virtual host too, so "routes are tried in ascending order, the first m
 holds for every request whatever its host.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
 
-from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec, ServiceSpec
-from controlplane.translator.protos import duration_fields
+from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec
+from controlplane.translator.route_policy import RoutePolicy, action_fields
 from controlplane.translator.wire import field_number, length_delimited, serialize
 
 _VIRTUAL_HOSTS = field_number(route_pb2.RouteConfiguration, "virtual_hosts")
@@ -24,19 +24,9 @@ def route_sort_key(route: RouteSpec) -> tuple[int, str]:
     return route.order, route.name
 
 
-def route_timeout(route: RouteSpec, services: Mapping[str, ServiceSpec]) -> float:
-    if route.timeout_seconds is not None:
-        return route.timeout_seconds
-    backends = route.action.backends
-    if len(backends) == 1:
-        return services[backends[0].service].timeouts.request_seconds
-    # A split route waits as long as its most patient backend would.
-    return max(services[backend.service].timeouts.request_seconds for backend in backends)
-
-
-def encode_route(route: RouteSpec, timeout: float) -> bytes:
+def encode_route(route: RouteSpec, policy: RoutePolicy) -> bytes:
     """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host."""
-    return length_delimited(_ROUTES, serialize(build_route(route, timeout)))
+    return length_delimited(_ROUTES, serialize(build_route(route, policy)))
 
 
 def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
@@ -74,11 +64,11 @@ def host_covers(pattern: str, domain: str) -> bool:
     return False
 
 
-def build_route(route: RouteSpec, timeout: float) -> Any:
+def build_route(route: RouteSpec, policy: RoutePolicy) -> Any:
     # Nested dicts in one constructor call build upb messages about twice as fast as
     # assigning submessages field by field, which matters at 10k routes.
     backends = route.action.backends
-    action: dict[str, Any] = {"timeout": duration_fields(timeout)}
+    action = action_fields(policy)
     if len(backends) == 1:
         action["cluster"] = backends[0].service
     else:

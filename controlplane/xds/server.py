@@ -23,7 +23,7 @@ from envoy.service.discovery.v3 import discovery_pb2
 from controlplane.translator.wire import serialize
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
-from controlplane.xds.nodes import NodeRegistry
+from controlplane.xds.nodes import NodeRegistry, admin_url_of
 from controlplane.xds.snapshot import (
     CLUSTER,
     PUSH_STAGES,
@@ -122,7 +122,13 @@ class AdsStream:
         version = ".".join(
             str(part) for part in (build.major_number, build.minor_number, build.patch)
         )
-        self._registry.connected(self.node_id, self.group, self._peer, f"{agent}/{version}")
+        self._registry.connected(
+            self.node_id,
+            self.group,
+            self._peer,
+            f"{agent}/{version}",
+            admin_url_of(node.metadata, self._peer),
+        )
         metrics.XDS_CONNECTED_NODES.labels(group=self.group).inc()
         log.info("node connected", extra={"node": self.node_id, "group": self.group})
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from controlplane.model import ServiceSpec
 from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import Route, Service, route_service_refs, utcnow
+from controlplane.store.tables import Listener, Route, Service, route_service_refs, utcnow
 
 
 def get(session: Session, name: str) -> Service | None:
@@ -43,6 +43,20 @@ def referencing_route_names(session: Session, service: Service, *, limit: int) -
             .where(route_service_refs.c.service_id == service.id)
             .order_by(Route.name)
             .limit(limit)
+        ).scalars()
+    )
+
+
+def node_groups_using(session: Session, service: Service) -> list[str]:
+    """The node groups whose listeners hold a route to the service, in name order."""
+    return list(
+        session.execute(
+            select(Listener.node_group)
+            .distinct()
+            .join(Route, Route.listener_id == Listener.id)
+            .join(route_service_refs, route_service_refs.c.route_id == Route.id)
+            .where(route_service_refs.c.service_id == service.id)
+            .order_by(Listener.node_group)
         ).scalars()
     )
 

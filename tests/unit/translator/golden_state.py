@@ -2,24 +2,42 @@
 
 Two listeners in two node groups; services with static endpoints in two priorities, a DNS
 service and a gRPC one; routes with exact, prefix and regex paths, methods, header and query
-matches, a weighted canary split, and hosts with leading and trailing wildcards.
+matches, a weighted canary split, and hosts with leading and trailing wildcards. Services use
+every balancing policy and hash key, each kind of health check, outlier detection, circuit
+breakers with a retry budget, retries, idle timeouts and upstream TLS; one route overrides
+its service's retries.
 """
+
+from pathlib import Path
 
 from controlplane.model import (
     Backend,
+    CircuitBreakers,
+    CookieHash,
     Endpoint,
     ForwardAction,
     GatewayState,
+    HeaderHash,
     HeaderMatch,
+    HealthCheck,
     ListenerSpec,
+    Maglev,
+    OutlierDetection,
     PathMatch,
     QueryParamMatch,
+    Retries,
+    RetryBudget,
+    RingHash,
     RouteMatch,
     RouteSpec,
     ServiceSpec,
+    SourceIpHash,
+    SuccessRate,
     Timeouts,
+    UpstreamTls,
 )
 
+CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
 EDGE = "edge"
 BACKOFFICE = "backoffice"
 
@@ -44,23 +62,60 @@ SERVICES = (
             Endpoint(host="10.1.1.1", port=8080, priority=1),
         ],
         load_balancing="least_request",
-        timeouts=Timeouts(connect_seconds=0.25, request_seconds=10),
+        panic_threshold_percent=20,
+        health_check=HealthCheck(
+            path="/ready", expected_statuses=[204, 200], interval_seconds=2, unhealthy_threshold=3
+        ),
+        outlier_detection=OutlierDetection(
+            consecutive_gateway_errors=3,
+            success_rate=SuccessRate(minimum_hosts=2, request_volume=50, stdev_factor=1.5),
+            base_ejection_seconds=15,
+            max_ejection_percent=50,
+        ),
+        circuit_breakers=CircuitBreakers(max_connections=200, max_requests=500),
+        timeouts=Timeouts(connect_seconds=0.25, request_seconds=10, idle_seconds=60),
+        retries=Retries(
+            max_attempts=3,
+            on=["5xx", "reset", "retriable-status-codes"],
+            retriable_status_codes=[409],
+            per_try_timeout_seconds=2.5,
+            backoff_base_seconds=0.05,
+            backoff_max_seconds=0.5,
+        ),
     ),
-    ServiceSpec(name="inventory", endpoints=[Endpoint(host="10.2.0.1", port=8081)]),
+    ServiceSpec(
+        name="inventory",
+        endpoints=[Endpoint(host="10.2.0.1", port=8081)],
+        load_balancing="random",
+        health_check=HealthCheck(type="tcp", interval_seconds=0.5, timeout_seconds=0.25),
+        retries=Retries(avoid_previous_hosts=False),
+    ),
     ServiceSpec(name="inventory-canary", endpoints=[Endpoint(host="10.2.0.9", port=8081)]),
     ServiceSpec(
         name="chat",
         protocol="grpc",
         endpoints=[Endpoint(host="10.3.0.1", port=50051), Endpoint(host="10.3.0.2", port=50051)],
         load_balancing="ring_hash",
+        hash_on=[HeaderHash(name="X-Player-Id"), SourceIpHash()],
+        ring_hash=RingHash(min_ring_size=256, max_ring_size=4096),
+        health_check=HealthCheck(type="grpc", grpc_service="chaos.chat.v1.Chat"),
+        circuit_breakers=CircuitBreakers(
+            max_pending_requests=10, retry_budget=RetryBudget(budget_percent=25)
+        ),
         # Chat streams are long-lived: no route timeout.
         timeouts=Timeouts(connect_seconds=1, request_seconds=0),
+        retries=Retries(on=["unavailable", "cancelled", "connect-failure"]),
+        tls=UpstreamTls(sni="chat.chaos.internal", ca_pem=CA_PEM),
     ),
     ServiceSpec(
         name="content",
         discovery="dns",
         endpoints=[Endpoint(host="content.game.svc.cluster.local", port=80)],
         load_balancing="maglev",
+        hash_on=[CookieHash(name="shard", ttl_seconds=600, path="/static")],
+        maglev=Maglev(table_size=5003),
+        outlier_detection=OutlierDetection(),
+        tls=UpstreamTls(ca_pem=CA_PEM),
     ),
     # Declared but used by no route: no group receives it.
     ServiceSpec(name="analytics", endpoints=[Endpoint(host="10.9.0.1", port=80)]),
@@ -141,6 +196,8 @@ ROUTES = (
         ),
         action=_forward(("content", 1)),
         timeout_seconds=2.5,
+        idle_timeout_seconds=30,
+        retries=Retries(max_attempts=4, on=["5xx"], backoff_base_seconds=0.1),
     ),
     RouteSpec(
         name="admin-users",

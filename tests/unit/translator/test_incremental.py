@@ -5,10 +5,19 @@ from dataclasses import replace
 
 import pytest
 
-from controlplane.model import GatewayState, PathMatch, RouteMatch, RouteSpec, Timeouts
+from controlplane.model import (
+    GatewayState,
+    PathMatch,
+    Retries,
+    RouteMatch,
+    RouteSpec,
+    SourceIpHash,
+    Timeouts,
+)
 from controlplane.translator import Translator, translate
 from controlplane.translator import compile as compile_module
 from controlplane.translator import routes as routes_module
+from controlplane.translator.route_policy import RoutePolicy
 from tests.unit.translator.golden_state import golden_state
 
 
@@ -31,9 +40,9 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     compiled: list[str] = []
     real = routes_module.encode_route
 
-    def counting(route: RouteSpec, timeout: float) -> bytes:
+    def counting(route: RouteSpec, policy: RoutePolicy) -> bytes:
         compiled.append(route.name)
-        return real(route, timeout)
+        return real(route, policy)
 
     monkeypatch.setattr(compile_module, "encode_route", counting)
     state = golden_state()
@@ -50,3 +59,18 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     compiled.clear()
     translator.translate(GatewayState(state.listeners, state.services, state.routes))
     assert compiled == [first.name], "the route's earlier spec object was forgotten"
+
+
+def test_a_route_is_compiled_again_when_its_service_changes_what_routes_take() -> None:
+    state = golden_state()
+    translator = Translator()
+    translator.translate(state)
+    users = next(service for service in state.services if service.name == "users")
+    others = tuple(service for service in state.services if service is not users)
+    for change in (
+        {"retries": Retries(on=["reset"])},
+        {"timeouts": Timeouts(idle_seconds=5)},
+        {"load_balancing": "ring_hash", "hash_on": [SourceIpHash()]},
+    ):
+        edited = replace(state, services=(users.model_copy(update=change), *others))
+        assert translator.translate(edited) == translate(edited), change
