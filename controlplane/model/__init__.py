@@ -5,9 +5,23 @@ translator compiles a whole `GatewayState` into Envoy resources.
 """
 
 from controlplane.model.listeners import ListenerSpec
-from controlplane.model.routes import (
+from controlplane.model.route_actions import (
     Backend,
+    Canary,
+    CanaryCookie,
+    CanaryHeader,
+    DirectResponseAction,
     ForwardAction,
+    HostRewrite,
+    Mirror,
+    PathRewrite,
+    RedirectAction,
+    RegexRewrite,
+    Rollout,
+    RouteAction,
+)
+from controlplane.model.routes import (
+    GrpcMatch,
     HeaderMatch,
     PathMatch,
     QueryParamMatch,
@@ -19,13 +33,25 @@ from controlplane.model.state import GatewayState
 
 __all__ = [
     "Backend",
+    "Canary",
+    "CanaryCookie",
+    "CanaryHeader",
+    "DirectResponseAction",
     "Endpoint",
     "ForwardAction",
     "GatewayState",
+    "GrpcMatch",
     "HeaderMatch",
+    "HostRewrite",
     "ListenerSpec",
+    "Mirror",
     "PathMatch",
+    "PathRewrite",
     "QueryParamMatch",
+    "RedirectAction",
+    "RegexRewrite",
+    "Rollout",
+    "RouteAction",
     "RouteMatch",
     "RouteSpec",
     "ServiceSpec",
