@@ -171,7 +171,10 @@ class RedirectAction(Spec):
     `regex_rewrite` exclude each other."""
 
     type: Literal["redirect"]
-    https: bool = Field(default=False, description="Redirect to https (port 443).")
+    https: bool = Field(
+        default=False,
+        description="Redirect to https. The Host's port is kept unless `port` is given.",
+    )
     host: HostAndPort | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
     path: UrlPath | None = Field(default=None, description="Replaces the whole path.")
