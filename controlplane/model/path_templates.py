@@ -2,8 +2,8 @@
 takes them.
 
 We accept the subset of Envoy's syntax whose rules we check here, so a template Envoy would
-refuse never reaches it: segments are literals, `*` (one segment), `**` (the rest of the path,
-last only) or a variable `{name}`, `{name=*}`, `{name=**}`, `{name=literal/*}`.
+refuse never reaches it: segments are literals, `*` (one segment), `**` (any number of
+segments; no operator after it) or a variable `{name}`, `{name=*}`, `{name=**}`, `{name=literal/*}`.
 """
 
 import re
@@ -39,9 +39,7 @@ def check_template(template: str) -> str:
     if len(names) > MAX_VARIABLES:
         raise ValueError(f"a template has at most {MAX_VARIABLES} variables")
     if "**" in globs[:-1]:
-        raise ValueError("'**' must be the last operator of a template")
-    if globs[-1:] == ["**"] and not template.rstrip("}").endswith("**"):
-        raise ValueError("nothing may follow '**' in a template")
+        raise ValueError("'**' must be the last operator ('*', '**', variable) of a template")
     return template
 
 
