@@ -168,7 +168,7 @@ class RouteSpec(Spec):
 
     def services(self) -> set[str]:
         """Every service this route sends traffic to."""
-        return {service for _, service in self.action.service_fields()}
+        return set(self.action.services())
 
 
 def host_covers(pattern: str, domain: str) -> bool:

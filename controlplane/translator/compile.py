@@ -154,7 +154,7 @@ class Translator:
                 entry = _CompiledRoute(
                     route,
                     encode_route(route, route_timeout(route, services)),
-                    tuple(sorted(route.services())),
+                    tuple(route.action.services()),
                     isinstance(route.action, ForwardAction) and route.action.rollout is not None,
                 )
             compiled[id(route)] = entry

@@ -34,17 +34,17 @@ _HUNDRED = percent_pb2.FractionalPercent.HUNDRED
 def action_fields(route: RouteSpec, timeout: float) -> dict[str, Any]:
     """The `Route` fields that say what to do with a matched request."""
     action = route.action
+    if isinstance(action, ForwardAction):
+        return {"route": _forward_fields(action, timeout)}
     if isinstance(action, RedirectAction):
         return {"redirect": _redirect_fields(action)}
-    if isinstance(action, DirectResponseAction):
-        return _direct_response_fields(action)
-    return {"route": _forward_fields(action, timeout)}
+    return _direct_response_fields(action)
 
 
 def variants(route: RouteSpec, base: Any) -> list[Any]:
     """The Envoy routes that go before `base`: the canary's, then the rollout's."""
     action = route.action
-    if not isinstance(action, ForwardAction):
+    if not isinstance(action, ForwardAction) or (action.canary is None and action.rollout is None):
         return []
     found = []
     if action.canary is not None:

@@ -17,7 +17,6 @@ from envoy.config.route.v3 import route_pb2
 from envoy.extensions.path.match.uri_template.v3 import uri_template_match_pb2
 
 from controlplane.model import (
-    ForwardAction,
     HeaderMatch,
     QueryParamMatch,
     RouteMatch,
@@ -37,7 +36,7 @@ URI_TEMPLATE_MATCHER = "envoy.path.match.uri_template.uri_template_matcher"
 def route_timeout(route: RouteSpec, services: Mapping[str, ServiceSpec]) -> float:
     if route.timeout_seconds is not None:
         return route.timeout_seconds
-    if not isinstance(route.action, ForwardAction):
+    if route.action.type != "forward":
         return 0  # Envoy answers by itself: nothing to wait for
     backends = route.action.backends
     if len(backends) == 1:
@@ -50,9 +49,11 @@ def encode_route(route: RouteSpec, timeout: float) -> bytes:
     """The route's Envoy routes as `VirtualHost.routes` entries, ready to splice into any
     virtual host."""
     base = build_route(route, timeout)
-    return b"".join(
-        length_delimited(_ROUTES, serialize(entry)) for entry in (*variants(route, base), base)
-    )
+    encoded = length_delimited(_ROUTES, serialize(base))
+    before = variants(route, base)
+    if not before:
+        return encoded
+    return b"".join(length_delimited(_ROUTES, serialize(entry)) for entry in before) + encoded
 
 
 def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
