@@ -113,6 +113,8 @@ def error_response(
 def _field_path(parts: Sequence[int | str]) -> str:
     path = ""
     for part in parts:
+        if isinstance(part, str) and "=" in part:
+            continue  # the tag of a union's member (`type=forward`), not a field
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path
 

@@ -27,3 +27,9 @@ def check_re2(pattern: str) -> str:
             f"{compiled.programsize} > {ENVOY_MAX_PROGRAM_SIZE})"
         )
     return pattern
+
+
+def regex_groups(pattern: str) -> int:
+    """How many capturing groups a valid pattern has."""
+    groups: int = re2.compile(pattern, _OPTIONS).groups
+    return groups

@@ -14,17 +14,18 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.service.runtime.v3 import rtds_pb2
 from google.protobuf.message import Message
 
-from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.model import ForwardAction, GatewayState, ListenerSpec, RouteSpec, ServiceSpec
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
 from controlplane.translator.route_policy import ServiceDefaults, route_policy, service_defaults
 from controlplane.translator.routes import (
     assemble_route_configuration,
     encode_route,
-    route_sort_key,
 )
+from controlplane.translator.runtime import RUNTIME_LAYER, runtime_layer
 from controlplane.translator.wire import serialize
 
 
@@ -44,6 +45,12 @@ class GroupResources:
     endpoints: list[Serialized]
     listeners: list[Serialized]
     routes: list[Serialized]
+    # Always the one runtime layer (RTDS): Envoy waits for it before asking for clusters.
+    runtime: list[Serialized]
+
+    @classmethod
+    def empty(cls) -> "GroupResources":
+        return cls([], [], [], [], [Serialized(RUNTIME_LAYER, runtime_layer(()))])
 
     def decoded(self) -> dict[str, list[Any]]:
         """The resources as Envoy messages, for tests and debugging."""
@@ -52,6 +59,7 @@ class GroupResources:
             "endpoints": (endpoint_pb2.ClusterLoadAssignment, self.endpoints),
             "listeners": (listener_pb2.Listener, self.listeners),
             "routes": (route_pb2.RouteConfiguration, self.routes),
+            "runtime": (rtds_pb2.Runtime, self.runtime),
         }
         return {
             kind: [message_type.FromString(item.payload) for item in items]
@@ -81,8 +89,9 @@ class _Memo:
 @dataclass(frozen=True, slots=True)
 class _CompiledRoute:
     spec: RouteSpec
-    encoded: bytes  # a `VirtualHost.routes` entry
+    encoded: bytes  # `VirtualHost.routes` entries
     services: tuple[str, ...]
+    rollout: bool  # has a share in the runtime layer
 
 
 class Translator:
@@ -106,9 +115,12 @@ class Translator:
             )
             # A group receives only the services its routes use.
             used: set[str] = set()
+            rollouts: list[RouteSpec] = []
             for listener in listeners:
                 for route in routes_by_listener.get(listener.name, ()):
                     used.update(route.services)
+                    if route.rollout:
+                        rollouts.append(route.spec)
             used_services = [services[name] for name in sorted(used)]
             groups[group] = GroupResources(
                 clusters=[self._cluster(service) for service in used_services],
@@ -122,6 +134,7 @@ class Translator:
                     _route_configuration(listener, routes_by_listener.get(listener.name, []))
                     for listener in listeners
                 ],
+                runtime=[Serialized(RUNTIME_LAYER, runtime_layer(rollouts))],
             )
         for memo in (self._clusters, self._endpoints, self._listeners):
             memo.forget_unused()
@@ -135,14 +148,15 @@ class Translator:
         self._forget_routes_of_changed_services(defaults)
         known, compiled = self._routes, {}
         by_listener: dict[str, list[_CompiledRoute]] = {}
-        for route in sorted(routes, key=route_sort_key):
+        for route in sorted(routes, key=RouteSpec.sort_key):
             entry = known.get(id(route))
             # The stored spec keeps its id from being reused while the entry lives.
             if entry is None or entry.spec is not route:
                 entry = _CompiledRoute(
                     route,
                     encode_route(route, route_policy(route, defaults)),
-                    tuple(backend.service for backend in route.action.backends),
+                    tuple(route.action.services()),
+                    isinstance(route.action, ForwardAction) and route.action.rollout is not None,
                 )
             compiled[id(route)] = entry
             by_listener.setdefault(route.listener, []).append(entry)

@@ -13,7 +13,14 @@ from typing import Any
 
 from envoy.extensions.retry.host.previous_hosts.v3 import previous_hosts_pb2
 
-from controlplane.model import CookieHash, HeaderHash, Retries, RouteSpec, ServiceSpec
+from controlplane.model import (
+    CookieHash,
+    ForwardAction,
+    HeaderHash,
+    Retries,
+    RouteSpec,
+    ServiceSpec,
+)
 from controlplane.model.balancing import HashKey
 from controlplane.translator.protos import duration_fields, packed
 
@@ -49,7 +56,10 @@ class RoutePolicy:
     hash_on: tuple[HashKey, ...] = ()
 
 
-def route_policy(route: RouteSpec, defaults: Mapping[str, ServiceDefaults]) -> RoutePolicy:
+def route_policy(route: RouteSpec, defaults: Mapping[str, ServiceDefaults]) -> RoutePolicy | None:
+    """None for a route Envoy answers by itself (a redirect, a direct response)."""
+    if not isinstance(route.action, ForwardAction):
+        return None
     backends = route.action.backends
     primary = defaults[max(backends, key=lambda backend: backend.weight).service]
     timeout = route.timeout_seconds
@@ -67,7 +77,7 @@ def route_policy(route: RouteSpec, defaults: Mapping[str, ServiceDefaults]) -> R
     )
 
 
-def action_fields(policy: RoutePolicy) -> dict[str, Any]:
+def policy_fields(policy: RoutePolicy) -> dict[str, Any]:
     """The policy as `RouteAction` constructor fields."""
     fields: dict[str, Any] = {"timeout": duration_fields(policy.timeout)}
     if policy.idle_timeout is not None:

@@ -4,6 +4,9 @@ Each host a route names gets its own virtual host. A route whose host pattern co
 virtual host's host (`*` covers everything, `*.example.com` covers `api.example.com`) is copied
 into that virtual host too, so "routes are tried in ascending order, the first match wins"
 holds for every request whatever its host.
+
+One declared route may compile to several Envoy routes: its canary and its rollout are narrower
+copies placed just before it (see `route_actions`).
 """
 
 from collections.abc import Sequence
@@ -11,22 +14,29 @@ from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.path.match.uri_template.v3 import uri_template_match_pb2
 
 from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec
-from controlplane.translator.route_policy import RoutePolicy, action_fields
+from controlplane.model.routes import host_covers
+from controlplane.translator.protos import packed
+from controlplane.translator.route_actions import action_fields, variants
+from controlplane.translator.route_policy import RoutePolicy
 from controlplane.translator.wire import field_number, length_delimited, serialize
 
 _VIRTUAL_HOSTS = field_number(route_pb2.RouteConfiguration, "virtual_hosts")
 _ROUTES = field_number(rc_pb2.VirtualHost, "routes")
+URI_TEMPLATE_MATCHER = "envoy.path.match.uri_template.uri_template_matcher"
 
 
-def route_sort_key(route: RouteSpec) -> tuple[int, str]:
-    return route.order, route.name
-
-
-def encode_route(route: RouteSpec, policy: RoutePolicy) -> bytes:
-    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host."""
-    return length_delimited(_ROUTES, serialize(build_route(route, policy)))
+def encode_route(route: RouteSpec, policy: RoutePolicy | None) -> bytes:
+    """The route's Envoy routes as `VirtualHost.routes` entries, ready to splice into any
+    virtual host."""
+    base = build_route(route, policy)
+    encoded = length_delimited(_ROUTES, serialize(base))
+    before = variants(route, base)
+    if not before:
+        return encoded
+    return b"".join(length_delimited(_ROUTES, serialize(entry)) for entry in before) + encoded
 
 
 def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
@@ -53,29 +63,12 @@ def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str]
     return b"".join(parts)
 
 
-def host_covers(pattern: str, domain: str) -> bool:
-    """Whether every host that `domain` matches is also matched by `pattern`."""
-    if pattern in ("*", domain):
-        return True
-    if pattern.startswith("*"):
-        return domain.lstrip("*").endswith(pattern[1:]) and not domain.endswith("*")
-    if pattern.endswith("*"):
-        return domain.rstrip("*").startswith(pattern[:-1]) and not domain.startswith("*")
-    return False
-
-
-def build_route(route: RouteSpec, policy: RoutePolicy) -> Any:
+def build_route(route: RouteSpec, policy: RoutePolicy | None) -> Any:
     # Nested dicts in one constructor call build upb messages about twice as fast as
     # assigning submessages field by field, which matters at 10k routes.
-    backends = route.action.backends
-    action = action_fields(policy)
-    if len(backends) == 1:
-        action["cluster"] = backends[0].service
-    else:
-        action["weighted_clusters"] = {
-            "clusters": [{"name": b.service, "weight": {"value": b.weight}} for b in backends]
-        }
-    return rc_pb2.Route(name=route.name, match=match_fields(route.match), route=action)
+    return rc_pb2.Route(
+        name=route.name, match=match_fields(route.match), **action_fields(route, policy)
+    )
 
 
 def match_fields(match: RouteMatch) -> dict[str, Any]:
@@ -85,8 +78,14 @@ def match_fields(match: RouteMatch) -> dict[str, Any]:
         fields["path"] = path.value
     elif path.type == "prefix":
         fields["prefix"] = path.value
-    else:
+    elif path.type == "regex":
         fields["safe_regex"] = {"regex": path.value}
+    else:
+        template = uri_template_match_pb2.UriTemplateMatchConfig(path_template=path.value)
+        fields["path_match_policy"] = {
+            "name": URI_TEMPLATE_MATCHER,
+            "typed_config": packed(template),
+        }
     headers: list[dict[str, Any]] = []
     if match.methods:
         methods = sorted(match.methods)
@@ -105,17 +104,24 @@ def match_fields(match: RouteMatch) -> dict[str, Any]:
         fields["headers"] = headers
     if match.query_params:
         fields["query_parameters"] = [_query_fields(param) for param in match.query_params]
+    if match.grpc is not None:
+        fields["grpc"] = {}
     return fields
 
 
 def _header_fields(header: HeaderMatch) -> dict[str, Any]:
     fields: dict[str, Any] = {"name": header.name.lower()}
-    if header.invert:
+    # "absent" is "present", inverted.
+    if header.invert != (header.type == "absent"):
         fields["invert_match"] = True
-    if header.type == "present":
+    if header.type in ("present", "absent"):
         fields["present_match"] = True
     else:
         fields["string_match"] = _string_fields(header.type, header.value or "")
+        if header.invert:
+            # Else Envoy never matches a request without the header, which "x-region is not
+            # eu" should match.
+            fields["treat_missing_header_as_empty"] = True
     return fields
 
 
@@ -128,4 +134,4 @@ def _query_fields(param: QueryParamMatch) -> dict[str, Any]:
 def _string_fields(kind: str, value: str) -> dict[str, Any]:
     if kind == "regex":
         return {"safe_regex": {"regex": value}}
-    return {"exact": value}
+    return {kind: value}  # exact, prefix, suffix, contains: Envoy's own field names

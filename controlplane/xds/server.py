@@ -260,7 +260,8 @@ class AdsStream:
             refused = _refused(parent_state, desired) or _refused(
                 child_state, snapshot.of_type(child)
             )
-        for type_url, state in self._types.items():
+        # A copy: the node may subscribe to more types while a response awaits its ACK.
+        for type_url, state in list(self._types.items()):
             if type_url not in STAGED_TYPES:
                 response = self._response(type_url, state, snapshot.of_type(type_url), snapshot)
                 if response is not None:

@@ -22,6 +22,8 @@ CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
+# Requested by name (the bootstrap's RTDS layer), pushed after the staged types.
+RUNTIME = _PREFIX + "envoy.service.runtime.v3.Runtime"
 # The project's own types (proto/), for the rate-limit and auth services.
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
@@ -145,13 +147,15 @@ class Snapshot:
                 ENDPOINT: group.endpoints,
                 LISTENER: group.listeners,
                 ROUTE: group.routes,
+                RUNTIME: group.runtime,
             },
             previous,
         )
 
     @classmethod
     def empty(cls) -> "Snapshot":
-        return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
+        # Still serves the runtime layer: Envoy waits for it before asking for anything else.
+        return cls.of_group(GroupResources.empty())
 
 
 def _pack(type_url: str, item: Serialized, previous: TypeSnapshot | None) -> Resource:

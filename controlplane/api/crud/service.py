@@ -65,7 +65,9 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
 
     `add` stores a new spec and `replace` a changed one, each after the kind's own checks
     (references, conflicts with other resources); `check_deletable` raises while something
-    still needs the resource. Each runs in the request's write transaction.
+    still needs the resource. Each runs in the request's write transaction. `describe`, when
+    given, renders a single resource (create, read, replace answers) with what the kind adds,
+    such as warnings; list pages use the stored fields only.
     """
 
     def __init__(
@@ -76,12 +78,14 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         add: Callable[[Session, SpecT], RowT],
         replace: Callable[[Session, RowT, SpecT], RowT],
         check_deletable: Callable[[Session, RowT], None] | None = None,
+        describe: Callable[[Session, RowT], ResourceT] | None = None,
     ) -> None:
         self.kind = kind
         self._repository = repository
         self._add = add
         self._replace = replace
         self._check_deletable = check_deletable
+        self._describe = describe
 
     def create(self, admin: AdminContext, spec: SpecT) -> ResourceT:
         with admin.write() as session:
@@ -91,11 +95,11 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
                     f"{resource_path(self.kind.plural, spec.name)} to change it",
                     details=[ErrorDetail(field="name", location="body", message="already taken")],
                 )
-            return self.kind.resource.of(self._add(session, spec))
+            return self.describe(session, self._add(session, spec))
 
     def get(self, admin: AdminContext, name: str) -> ResourceT:
         with admin.read() as session:
-            return self.kind.resource.of(self._existing(session, name))
+            return self.describe(session, self.existing(session, name))
 
     def list_page(self, admin: AdminContext, params: PageParams) -> PageT:
         with admin.read() as session:
@@ -111,21 +115,26 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
     ) -> ResourceT:
         check_path_name(self.kind.singular, name, spec.name)
         with admin.write() as session:
-            row = self._existing(session, name)
+            row = self.existing(session, name)
             check_if_match(if_match, etag_for(row.id, row.version), required=True)
             if row.spec == spec.model_dump(mode="json"):
-                return self.kind.resource.of(row)  # nothing to change, nothing to push
-            return self.kind.resource.of(self._replace(session, row, spec))
+                return self.describe(session, row)  # nothing to change, nothing to push
+            return self.describe(session, self._replace(session, row, spec))
 
     def delete(self, admin: AdminContext, name: str, if_match: str | None) -> None:
         with admin.write() as session:
-            row = self._existing(session, name)
+            row = self.existing(session, name)
             check_if_match(if_match, etag_for(row.id, row.version), required=False)
             if self._check_deletable is not None:
                 self._check_deletable(session, row)
             self._repository.delete(session, row)
 
-    def _existing(self, session: Session, name: str) -> RowT:
+    def describe(self, session: Session, row: RowT) -> ResourceT:
+        if self._describe is not None:
+            return self._describe(session, row)
+        return self.kind.resource.of(row)
+
+    def existing(self, session: Session, name: str) -> RowT:
         row = self._repository.get(session, name)
         if row is None:
             raise NotFound(f"no {self.kind.singular} named {name!r}")

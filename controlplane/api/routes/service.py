@@ -5,6 +5,7 @@ from sqlalchemy.orm import Session
 from controlplane.api.crud.service import ResourceKind, ResourceService
 from controlplane.api.errors import ErrorDetail, InvalidReference
 from controlplane.api.routes.schemas import RoutePage, RouteResource
+from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
 from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.tables import Listener, Route, Service
@@ -15,7 +16,7 @@ def _add(session: Session, spec: RouteSpec) -> Route:
     return routes.add(session, spec, listener, targets)
 
 
-def _replace(session: Session, row: Route, spec: RouteSpec) -> Route:
+def replace(session: Session, row: Route, spec: RouteSpec) -> Route:
     listener, targets = _references(session, spec)
     return routes.replace(session, row, spec, listener, targets)
 
@@ -34,13 +35,13 @@ def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Servi
             )
         )
     found = services.get_many(session, spec.services())
-    for index, backend in enumerate(spec.action.backends):
-        if backend.service not in found:
+    for field, service in spec.action.service_fields():
+        if service not in found:
             missing.append(
                 ErrorDetail(
-                    field=f"action.backends[{index}].service",
+                    field=f"action.{field}",
                     location="body",
-                    message=f"no service named {backend.service!r}",
+                    message=f"no service named {service!r}",
                     type="unknown_service",
                 )
             )
@@ -58,5 +59,6 @@ resources = ResourceService(
     ResourceKind("route", "routes", RouteSpec, RouteResource, RoutePage),
     routes,
     add=_add,
-    replace=_replace,
+    replace=replace,
+    describe=describe,
 )

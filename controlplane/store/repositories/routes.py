@@ -1,6 +1,7 @@
 """SQL for routes and the route -> service references derived from them."""
 
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import delete as sql_delete
 from sqlalchemy import insert, select
@@ -26,6 +27,13 @@ def page(session: Session, *, limit: int, offset: int) -> Sequence[Route]:
         session.execute(select(Route).order_by(Route.order, Route.name).limit(limit).offset(offset))
         .scalars()
         .all()
+    )
+
+
+def specs_on_listener(session: Session, listener_id: int) -> list[dict[str, Any]]:
+    """The stored specs of every route of one listener."""
+    return list(
+        session.execute(select(Route.spec).where(Route.listener_id == listener_id)).scalars()
     )
 
 

@@ -5,29 +5,42 @@ service and a gRPC one; routes with exact, prefix and regex paths, methods, head
 matches, a weighted canary split, and hosts with leading and trailing wildcards. Services use
 every balancing policy and hash key, each kind of health check, outlier detection, circuit
 breakers with a retry budget, retries, idle timeouts and upstream TLS; one route overrides
-its service's retries.
+its service's retries. Newer routes use every match kind and action option: templates, absent
+and inverted headers, gRPC service/method, header and cookie canaries, a runtime rollout,
+mirroring, rewrites, redirects, direct responses, WebSocket options.
 """
 
 from pathlib import Path
 
 from controlplane.model import (
     Backend,
+    Canary,
+    CanaryCookie,
+    CanaryHeader,
     CircuitBreakers,
     CookieHash,
+    DirectResponseAction,
     Endpoint,
     ForwardAction,
     GatewayState,
+    GrpcMatch,
     HeaderHash,
     HeaderMatch,
     HealthCheck,
+    HostRewrite,
     ListenerSpec,
     Maglev,
+    Mirror,
     OutlierDetection,
     PathMatch,
+    PathRewrite,
     QueryParamMatch,
+    RedirectAction,
+    RegexRewrite,
     Retries,
     RetryBudget,
     RingHash,
+    Rollout,
     RouteMatch,
     RouteSpec,
     ServiceSpec,
@@ -200,6 +213,99 @@ ROUTES = (
         retries=Retries(max_attempts=4, on=["5xx"], backoff_base_seconds=0.1),
     ),
     RouteSpec(
+        name="player-inventory",
+        listener="public",
+        hosts=[API],
+        order=20,
+        match=RouteMatch(
+            path=PathMatch(type="template", value="/v1/players/{player_id}/inventory/**"),
+            headers=[
+                HeaderMatch(name="x-legacy-client", type="absent"),
+                HeaderMatch(name="x-region", type="prefix", value="eu-", invert=True),
+                HeaderMatch(name="user-agent", type="contains", value="ChaosClient"),
+            ],
+            query_params=[QueryParamMatch(name="view", type="suffix", value="-full")],
+        ),
+        action=ForwardAction(
+            backends=[Backend(service="inventory")],
+            canary=Canary(
+                service="inventory-canary",
+                cookie=CanaryCookie(name="chaos_canary", value="inventory-v2"),
+            ),
+            host_rewrite=HostRewrite(auto=True),
+        ),
+    ),
+    RouteSpec(
+        name="world-move",
+        listener="public",
+        order=30,
+        match=RouteMatch(grpc=GrpcMatch(service="chaos.world.v1.World", method="Move")),
+        action=ForwardAction(backends=[Backend(service="chat")]),
+        idle_timeout_seconds=3600,
+    ),
+    RouteSpec(
+        name="shop",
+        listener="public",
+        hosts=[API],
+        order=500,
+        match=RouteMatch(path=PathMatch(value="/v1/shop")),
+        action=ForwardAction(
+            backends=[Backend(service="inventory")],
+            canary=Canary(
+                service="inventory-canary", header=CanaryHeader(name="X-Tester", value="v2")
+            ),
+            rollout=Rollout(service="users", percent=25),
+            mirror=Mirror(service="content", percent=10),
+            rewrite=PathRewrite(prefix="/shop"),
+            host_rewrite=HostRewrite(literal="shop.internal"),
+            websocket=False,
+        ),
+    ),
+    RouteSpec(
+        name="items-legacy",
+        listener="public",
+        hosts=[API],
+        order=510,
+        match=RouteMatch(path=PathMatch(type="regex", value="^/legacy/items/([0-9]+)$")),
+        action=ForwardAction(
+            backends=[Backend(service="inventory")],
+            rewrite=PathRewrite(
+                regex=RegexRewrite(pattern="^/legacy/items/([0-9]+)$", substitution=r"/items/\1")
+            ),
+        ),
+    ),
+    RouteSpec(
+        name="http-to-https",
+        listener="public",
+        hosts=["m.chaos.example"],
+        order=600,
+        match=RouteMatch(path=PathMatch(value="/account")),
+        action=RedirectAction(type="redirect", https=True, response_code=308),
+    ),
+    RouteSpec(
+        name="old-shop",
+        listener="public",
+        hosts=[API],
+        order=610,
+        match=RouteMatch(path=PathMatch(value="/old-shop/")),
+        action=RedirectAction(
+            type="redirect", host="shop.chaos.example", prefix_rewrite="/", strip_query=True
+        ),
+    ),
+    RouteSpec(
+        name="maintenance",
+        listener="public",
+        hosts=[API],
+        order=700,
+        match=RouteMatch(path=PathMatch(value="/v1/guilds")),
+        action=DirectResponseAction(
+            type="direct_response",
+            status=503,
+            body="<h1>Guilds are down for maintenance</h1>",
+            content_type="text/html; charset=utf-8",
+        ),
+    ),
+    RouteSpec(
         name="admin-users",
         listener="backoffice",
         hosts=["backoffice.*"],
@@ -212,6 +318,26 @@ ROUTES = (
         listener="backoffice",
         order=5000,
         action=_forward(("content", 1)),
+    ),
+    RouteSpec(
+        name="admin-robots",
+        listener="backoffice",
+        order=20,
+        match=RouteMatch(path=PathMatch(type="exact", value="/robots.txt")),
+        action=DirectResponseAction(type="direct_response", status=204),
+    ),
+    RouteSpec(
+        name="admin-moved",
+        listener="backoffice",
+        order=30,
+        match=RouteMatch(path=PathMatch(type="prefix", value="/old-admin")),
+        action=RedirectAction(
+            type="redirect",
+            host="admin.chaos.example:8443",
+            port=8443,
+            path="/admin",
+            response_code=302,
+        ),
     ),
 )
 

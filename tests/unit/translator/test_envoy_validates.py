@@ -18,7 +18,16 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from google.protobuf import json_format
+from pydantic import ValidationError
 
+from controlplane.model import (
+    Backend,
+    ForwardAction,
+    GatewayState,
+    PathMatch,
+    RouteMatch,
+    RouteSpec,
+)
 from controlplane.translator import GroupResources, translate
 from tests.unit.translator.golden_state import BACKOFFICE, EDGE, golden_state
 
@@ -54,6 +63,9 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
                 manager.route_config.CopyFrom(route_configs.pop(manager.rds.route_config_name))
                 network_filter.typed_config.Pack(manager)
     assert not route_configs, f"route configurations no listener uses: {sorted(route_configs)}"
+    # The runtime layer Envoy would get over RTDS, as a static layer.
+    (runtime,) = decoded["runtime"]
+    bootstrap.layered_runtime.layers.add(name=runtime.name, static_layer=runtime.layer)
     return bootstrap
 
 
@@ -100,3 +112,71 @@ def test_validation_catches_a_route_to_a_missing_cluster(tmp_path: Path) -> None
 
     assert returncode != 0, output
     assert f"unknown cluster '{missing}'" in output, output
+
+
+# Templates at the edges of what the admin API accepts, and some it refuses (built here
+# without validation): Envoy agrees on both.
+ACCEPTED_TEMPLATES = [
+    "/players/{player_id}/inventory",
+    "/a/{v1}/{v2}/{v3}/{v4}/{v5}",
+    "/files/{path=**}",
+    "/files/**",
+    "/users/{id=*}/items/*",
+    "/x/{abcdefghijklmnop}",
+    "/v1/{name=shelves/*}/books",
+    "/a-b.c_d~e/{id}",
+    "/a/**/b",
+]
+REFUSED_TEMPLATES = [
+    "/a/**/*",
+    "/a/**/{id}",
+    "/a/{id}/{id}",
+    "/{a}/{b}/{c}/{d}/{e}/{f}",
+    "/x/{abcdefghijklmnopq}",
+]
+
+
+def _template_state(templates: list[str], *, validated: bool = True) -> GatewayState:
+    def path(template: str) -> PathMatch:
+        if validated:
+            return PathMatch(type="template", value=template)
+        return PathMatch.model_construct(type="template", value=template)
+
+    routes = tuple(
+        RouteSpec(
+            name=f"template-{index}",
+            listener="public",
+            order=index,
+            match=RouteMatch.model_construct(
+                path=path(template), methods=[], headers=[], query_params=[], grpc=None
+            ),
+            action=ForwardAction(backends=[Backend(service="inventory")]),
+        )
+        for index, template in enumerate(templates)
+    )
+    state = golden_state()
+    return GatewayState(
+        listeners=state.listeners[:1],
+        services=tuple(s for s in state.services if s.name == "inventory"),
+        routes=routes,
+    )
+
+
+def test_envoy_accepts_the_templates_the_api_accepts(tmp_path: Path) -> None:
+    bootstrap = static_bootstrap(EDGE, translate(_template_state(ACCEPTED_TEMPLATES))[EDGE])
+
+    returncode, output = envoy_validate(bootstrap, tmp_path / "templates.json")
+
+    assert returncode == 0, output
+
+
+@pytest.mark.parametrize("template", REFUSED_TEMPLATES)
+def test_envoy_refuses_the_templates_the_api_refuses(template: str, tmp_path: Path) -> None:
+    with pytest.raises(ValidationError):
+        PathMatch(type="template", value=template)
+    state = _template_state([template], validated=False)
+    bootstrap = static_bootstrap(EDGE, translate(state)[EDGE])
+
+    returncode, output = envoy_validate(bootstrap, tmp_path / "template.json")
+
+    assert returncode != 0, output

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from controlplane.model import GatewayState
 from controlplane.translator import GroupResources, translate
-from controlplane.xds.snapshot import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, Snapshot
+from controlplane.xds.snapshot import (
+    CLUSTER,
+    ENDPOINT,
+    LISTENER,
+    PUSH_ORDER,
+    ROUTE,
+    RUNTIME,
+    Snapshot,
+)
 from tests.unit.translator.golden_state import EDGE, golden_state
 
 
@@ -25,7 +33,7 @@ def contents(snapshot: Snapshot) -> dict[str, dict[str, bytes]]:
 
 
 def type_versions(snapshot: Snapshot) -> dict[str, str]:
-    return {type_url: snapshot.of_type(type_url).version for type_url in PUSH_ORDER}
+    return {type_url: snapshot.of_type(type_url).version for type_url in snapshot.types}
 
 
 def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
@@ -103,9 +111,11 @@ def test_type_versions_change_only_for_the_types_whose_content_changed() -> None
 
 def test_empty_snapshot_is_an_empty_build() -> None:
     empty = Snapshot.empty()
-    assert empty == Snapshot.of_group(GroupResources([], [], [], []))
+    assert empty == Snapshot.of_group(GroupResources.empty())
     for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
         assert empty.of_type(type_url).names == frozenset()
+    # The runtime layer is always served: Envoy waits for it before asking for clusters.
+    assert empty.of_type(RUNTIME).names == {"chaosgw"}
     # A type the snapshot does not hold reads as empty too.
     assert Snapshot({}).of_type(CLUSTER).version == empty.of_type(CLUSTER).version
 
