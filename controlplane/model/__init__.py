@@ -16,14 +16,17 @@ from controlplane.model.routes import (
 )
 from controlplane.model.services import Endpoint, ServiceSpec, Timeouts
 from controlplane.model.state import GatewayState
+from controlplane.model.tls import CertificateSpec, ListenerTls
 
 __all__ = [
     "Backend",
+    "CertificateSpec",
     "Endpoint",
     "ForwardAction",
     "GatewayState",
     "HeaderMatch",
     "ListenerSpec",
+    "ListenerTls",
     "PathMatch",
     "QueryParamMatch",
     "RouteMatch",

@@ -13,6 +13,7 @@ from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
 
 from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec, ServiceSpec
+from controlplane.translator.policies import route_policy_fields
 from controlplane.translator.protos import duration_fields
 from controlplane.translator.wire import field_number, length_delimited, serialize
 
@@ -39,8 +40,13 @@ def encode_route(route: RouteSpec, timeout: float) -> bytes:
     return length_delimited(_ROUTES, serialize(build_route(route, timeout)))
 
 
-def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
-    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order."""
+def assemble_route_configuration(
+    name: str,
+    routes: Sequence[tuple[Sequence[str], bytes]],
+    config_fields: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order,
+    with `config_fields` (the listener's defaults for all routes) on the configuration."""
     domains = sorted({host for route_hosts, _ in routes for host in route_hosts})
     members: dict[str, list[bytes]] = {domain: [] for domain in domains}
     # Routes share a handful of host lists: work out each list's virtual hosts once.
@@ -56,7 +62,7 @@ def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str]
             ]
         for target in targets:
             target.append(route_bytes)
-    parts = [serialize(route_pb2.RouteConfiguration(name=name))]
+    parts = [serialize(route_pb2.RouteConfiguration(name=name, **(config_fields or {})))]
     for domain in domains:
         host = serialize(rc_pb2.VirtualHost(name=domain, domains=[domain]))
         parts.append(length_delimited(_VIRTUAL_HOSTS, host + b"".join(members[domain])))
@@ -85,7 +91,9 @@ def build_route(route: RouteSpec, timeout: float) -> Any:
         action["weighted_clusters"] = {
             "clusters": [{"name": b.service, "weight": {"value": b.weight}} for b in backends]
         }
-    return rc_pb2.Route(name=route.name, match=match_fields(route.match), route=action)
+    return rc_pb2.Route(
+        name=route.name, match=match_fields(route.match), route=action, **route_policy_fields(route)
+    )
 
 
 def match_fields(match: RouteMatch) -> dict[str, Any]:

@@ -22,6 +22,10 @@ CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
+# TLS certificates (SDS). Listeners name them and Envoy asks for them by name, like routes;
+# being outside the stages, they go right after listeners and routes in the same push, and a
+# new listener warms until its secrets arrive. A rotation changes only the secret.
+SECRET = _PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret"
 # The project's own types (proto/), for the rate-limit and auth services.
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
@@ -33,6 +37,8 @@ POLICY_GROUP = "chaosgw.policy"
 PUSH_STAGES = ((CLUSTER, ENDPOINT), (LISTENER, ROUTE))
 PUSH_ORDER = tuple(type_url for stage in PUSH_STAGES for type_url in stage)
 STAGED_TYPES = frozenset(PUSH_ORDER)
+# Every type a node group's Envoys receive.
+ENVOY_TYPES = (*PUSH_ORDER, SECRET)
 _REMEMBERED_DIFFERENCES = 4
 _ANY_TYPE_URL = field_number(any_pb2.Any, "type_url")
 _ANY_VALUE = field_number(any_pb2.Any, "value")
@@ -145,13 +151,14 @@ class Snapshot:
                 ENDPOINT: group.endpoints,
                 LISTENER: group.listeners,
                 ROUTE: group.routes,
+                SECRET: group.secrets,
             },
             previous,
         )
 
     @classmethod
     def empty(cls) -> "Snapshot":
-        return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
+        return cls({type_url: _empty(type_url) for type_url in ENVOY_TYPES})
 
 
 def _pack(type_url: str, item: Serialized, previous: TypeSnapshot | None) -> Resource:

@@ -9,7 +9,15 @@ from pathlib import Path
 
 from controlplane.model import GatewayState
 from controlplane.translator import GroupResources, translate
-from controlplane.xds.snapshot import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, Snapshot
+from controlplane.xds.snapshot import (
+    CLUSTER,
+    ENDPOINT,
+    ENVOY_TYPES,
+    LISTENER,
+    PUSH_ORDER,
+    ROUTE,
+    Snapshot,
+)
 from tests.unit.translator.golden_state import EDGE, golden_state
 
 
@@ -25,7 +33,7 @@ def contents(snapshot: Snapshot) -> dict[str, dict[str, bytes]]:
 
 
 def type_versions(snapshot: Snapshot) -> dict[str, str]:
-    return {type_url: snapshot.of_type(type_url).version for type_url in PUSH_ORDER}
+    return {type_url: snapshot.of_type(type_url).version for type_url in ENVOY_TYPES}
 
 
 def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
@@ -41,7 +49,10 @@ def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
 def test_order_of_the_declared_state_does_not_matter() -> None:
     state = golden_state()
     shuffled = GatewayState(
-        listeners=state.listeners[::-1], services=state.services[::-1], routes=state.routes[::-1]
+        listeners=state.listeners[::-1],
+        services=state.services[::-1],
+        routes=state.routes[::-1],
+        certificates=state.certificates[::-1],
     )
     expected = snapshots(state)
     actual = snapshots(shuffled)
@@ -103,7 +114,7 @@ def test_type_versions_change_only_for_the_types_whose_content_changed() -> None
 
 def test_empty_snapshot_is_an_empty_build() -> None:
     empty = Snapshot.empty()
-    assert empty == Snapshot.of_group(GroupResources([], [], [], []))
+    assert empty == Snapshot.of_group(GroupResources([], [], [], [], []))
     for type_url in (CLUSTER, ENDPOINT, LISTENER, ROUTE):
         assert empty.of_type(type_url).names == frozenset()
     # A type the snapshot does not hold reads as empty too.
