@@ -9,6 +9,8 @@ override them.
 
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from controlplane.model import (
     Backend,
     CertificateSpec,
@@ -54,10 +56,12 @@ def _forward(*backends: tuple[str, int]) -> ForwardAction:
 _PEM = (Path(__file__).parent / "golden_certificate.pem").read_text()
 _KEY_AT = _PEM.index("-----BEGIN PRIVATE KEY-----")
 CERTIFICATES = (
-    CertificateSpec(name="api-cert", certificate_chain=_PEM[:_KEY_AT], private_key=_PEM[_KEY_AT:]),
+    CertificateSpec(
+        name="api-cert", certificate_chain=_PEM[:_KEY_AT], private_key=SecretStr(_PEM[_KEY_AT:])
+    ),
     # Declared but presented by no listener: no group receives its key.
     CertificateSpec(
-        name="unused-cert", certificate_chain=_PEM[:_KEY_AT], private_key=_PEM[_KEY_AT:]
+        name="unused-cert", certificate_chain=_PEM[:_KEY_AT], private_key=SecretStr(_PEM[_KEY_AT:])
     ),
 )
 
