@@ -104,9 +104,7 @@ def test_header_and_query_changes_reach_the_upstream_and_the_client(
     assert "x-upstream" not in response.headers
 
 
-def test_security_header_preset_and_route_overrides(
-    gateway: Gateway, client: httpx.Client
-) -> None:
+def test_security_header_preset_and_route_overrides(gateway: Gateway, client: httpx.Client) -> None:
     default = client.get(gateway.url("/anything"))
     assert default.headers["x-frame-options"] == "DENY"
     assert default.headers["x-content-type-options"] == "nosniff"
