@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute
 
 from controlplane.api import ops
 from controlplane.api.access_log import AccessLogMiddleware
+from controlplane.api.certificates.endpoints import router as certificates_router
 from controlplane.api.context import AdminContext, ConfigPublisher
 from controlplane.api.errors import install_error_handlers, responses
 from controlplane.api.listeners.endpoints import router as listeners_router
@@ -45,6 +46,10 @@ TAGS = [
         "description": "Which requests go where. A route names its listener and its services; "
         "both must exist.",
     },
+    {
+        "name": "certificates",
+        "description": "TLS server certificates for listeners; private keys are write-only.",
+    },
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
 ]
@@ -79,7 +84,13 @@ def create_app(
     # Declares the scheme in OpenAPI; AdminAuthMiddleware enforces it.
     security = [Depends(bearer_scheme)] if token else []
     errors = responses(400, 401, 413, 415, 422) if token else responses(400, 413, 415, 422)
-    domains = (listeners_router, services_router, routes_router, nodes_router)
+    domains = (
+        listeners_router,
+        services_router,
+        routes_router,
+        certificates_router,
+        nodes_router,
+    )
     for router in domains:
         app.include_router(router, dependencies=security, responses=errors)
     app.include_router(ops.router)

@@ -39,13 +39,14 @@ from controlplane.model.routes import (
 )
 from controlplane.model.services import Endpoint, ServiceSpec, Timeouts
 from controlplane.model.state import GatewayState
-from controlplane.model.tls import UpstreamTls
+from controlplane.model.tls import CertificateSpec, ListenerTls, UpstreamTls
 
 __all__ = [
     "Backend",
     "Canary",
     "CanaryCookie",
     "CanaryHeader",
+    "CertificateSpec",
     "CircuitBreakers",
     "CookieHash",
     "DirectResponseAction",
@@ -58,6 +59,7 @@ __all__ = [
     "HealthCheck",
     "HostRewrite",
     "ListenerSpec",
+    "ListenerTls",
     "Maglev",
     "Mirror",
     "OutlierDetection",

@@ -3,6 +3,16 @@
 from pydantic import Field
 
 from controlplane.model.common import IPAddress, Name, Port, Spec
+from controlplane.model.edge import (
+    ClientIps,
+    Compression,
+    CorsPolicy,
+    PathNormalization,
+    RequestLimits,
+    SecurityHeaders,
+)
+from controlplane.model.tls import ListenerTls
+from controlplane.model.transforms import Transform
 
 
 class ListenerSpec(Spec):
@@ -14,3 +24,15 @@ class ListenerSpec(Spec):
         description="Envoy node group (the node's `cluster` field) that serves this listener.",
     )
     http2: bool = Field(default=True, description="Accept HTTP/2 (h2c and ALPN) besides HTTP/1.1.")
+    tls: ListenerTls | None = Field(default=None, description="Terminate TLS (HTTPS).")
+    limits: RequestLimits = RequestLimits()
+    paths: PathNormalization = PathNormalization()
+    grpc_web: bool = Field(default=False, description="Translate gRPC-Web from browsers to gRPC.")
+    compression: Compression | None = None
+    # Policies for every route of the listener. A route's own CORS and client IPs replace these,
+    # its security headers override these per header, its transform applies after this one.
+    # They travel in the route configuration (RDS): changing them never drains the listener.
+    transform: Transform | None = None
+    cors: CorsPolicy | None = None
+    security_headers: SecurityHeaders | None = None
+    client_ips: ClientIps | None = None

@@ -9,10 +9,12 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from controlplane.model.common import Name, Spec
+from controlplane.model.edge import ClientIps, CorsPolicy, CsrfPolicy, SecurityHeadersOverride
 from controlplane.model.path_templates import check_template
 from controlplane.model.regex import check_re2
 from controlplane.model.retries import Retries
 from controlplane.model.route_actions import RouteAction
+from controlplane.model.transforms import Transform
 
 HttpMethod = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]
 
@@ -159,6 +161,21 @@ class RouteSpec(Spec):
         "Overrides the service's idle timeout.",
     )
     retries: Retries | None = Field(default=None, description="Overrides the service's retries.")
+    # Edge policies: see controlplane.model.edge and controlplane.model.transforms.
+    transform: Transform | None = None
+    cors: CorsPolicy | None = Field(default=None, description="Replaces the listener's.")
+    csrf: CsrfPolicy | None = None
+    security_headers: SecurityHeadersOverride | None = None
+    compression: bool | None = Field(
+        default=None, description="Switch the listener's compression on or off for this route."
+    )
+    client_ips: ClientIps | None = Field(default=None, description="Replaces the listener's.")
+    max_body_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        le=1024 * 1024 * 1024,
+        description="Larger request bodies get 413. The body is buffered before going upstream.",
+    )
 
     @model_validator(mode="after")
     def _distinct_hosts(self) -> Self:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from controlplane.model.listeners import ListenerSpec
 from controlplane.model.routes import RouteSpec
 from controlplane.model.services import ServiceSpec
+from controlplane.model.tls import CertificateSpec
 
 
 @dataclass(frozen=True)
@@ -12,6 +13,7 @@ class GatewayState:
     listeners: tuple[ListenerSpec, ...] = ()
     services: tuple[ServiceSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
+    certificates: tuple[CertificateSpec, ...] = ()
     # Not used by translation; lets callers tell which store revision a snapshot came from.
     revision: int = field(default=0, compare=False)
 

@@ -145,6 +145,13 @@ class Route(Resource, Base):
     )
 
 
+class Certificate(Resource, Base):
+    """The spec holds the private key, unencrypted: see the README."""
+
+    __tablename__ = "certificates"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
 class Revision(Base):
     """A single row counting every committed write, so other processes can poll for changes."""
 

@@ -14,18 +14,28 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
+from envoy.extensions.transport_sockets.tls.v3 import secret_pb2
 from envoy.service.runtime.v3 import rtds_pb2
 from google.protobuf.message import Message
 
-from controlplane.model import ForwardAction, GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.model import (
+    CertificateSpec,
+    ForwardAction,
+    GatewayState,
+    ListenerSpec,
+    RouteSpec,
+    ServiceSpec,
+)
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
+from controlplane.translator.policies import listener_route_config_fields
 from controlplane.translator.route_policy import ServiceDefaults, route_policy, service_defaults
 from controlplane.translator.routes import (
     assemble_route_configuration,
     encode_route,
 )
 from controlplane.translator.runtime import RUNTIME_LAYER, runtime_layer
+from controlplane.translator.secrets import build_secret
 from controlplane.translator.wire import serialize
 
 
@@ -47,10 +57,11 @@ class GroupResources:
     routes: list[Serialized]
     # Always the one runtime layer (RTDS): Envoy waits for it before asking for clusters.
     runtime: list[Serialized]
+    secrets: list[Serialized]
 
     @classmethod
     def empty(cls) -> "GroupResources":
-        return cls([], [], [], [], [Serialized(RUNTIME_LAYER, runtime_layer(()))])
+        return cls([], [], [], [], [Serialized(RUNTIME_LAYER, runtime_layer(()))], [])
 
     def decoded(self) -> dict[str, list[Any]]:
         """The resources as Envoy messages, for tests and debugging."""
@@ -60,6 +71,7 @@ class GroupResources:
             "listeners": (listener_pb2.Listener, self.listeners),
             "routes": (route_pb2.RouteConfiguration, self.routes),
             "runtime": (rtds_pb2.Runtime, self.runtime),
+            "secrets": (secret_pb2.Secret, self.secrets),
         }
         return {
             kind: [message_type.FromString(item.payload) for item in items]
@@ -102,10 +114,12 @@ class Translator:
         self._clusters = _Memo()
         self._endpoints = _Memo()
         self._listeners = _Memo()
+        self._secrets = _Memo()
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
         routes_by_listener = self._compile_routes(state.routes, state.services)
+        certificates = {certificate.name: certificate for certificate in state.certificates}
 
         groups: dict[str, GroupResources] = {}
         for group in state.node_groups():
@@ -122,6 +136,16 @@ class Translator:
                     if route.rollout:
                         rollouts.append(route.spec)
             used_services = [services[name] for name in sorted(used)]
+            # Only the certificates its listeners present: private keys go nowhere else.
+            presented = sorted(
+                {
+                    name
+                    for listener in listeners
+                    if listener.tls
+                    for name in listener.tls.certificates
+                }
+                & certificates.keys()
+            )
             groups[group] = GroupResources(
                 clusters=[self._cluster(service) for service in used_services],
                 endpoints=[
@@ -135,8 +159,9 @@ class Translator:
                     for listener in listeners
                 ],
                 runtime=[Serialized(RUNTIME_LAYER, runtime_layer(rollouts))],
+                secrets=[self._secret(certificates[name]) for name in presented],
             )
-        for memo in (self._clusters, self._endpoints, self._listeners):
+        for memo in (self._clusters, self._endpoints, self._listeners, self._secrets):
             memo.forget_unused()
         return groups
 
@@ -185,11 +210,16 @@ class Translator:
         payload = self._listeners.get(listener, lambda: serialize(build_listener(listener)))
         return Serialized(listener.name, payload)
 
+    def _secret(self, certificate: CertificateSpec) -> Serialized:
+        payload = self._secrets.get(certificate, lambda: serialize(build_secret(certificate)))
+        return Serialized(certificate.name, payload)
+
 
 def _route_configuration(listener: ListenerSpec, routes: list[_CompiledRoute]) -> Serialized:
     name = route_config_name(listener)
     placed = [(route.spec.hosts, route.encoded) for route in routes]
-    return Serialized(name, assemble_route_configuration(name, placed))
+    config = assemble_route_configuration(name, placed, listener_route_config_fields(listener))
+    return Serialized(name, config)
 
 
 def translate(state: GatewayState) -> dict[str, GroupResources]:

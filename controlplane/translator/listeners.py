@@ -1,27 +1,44 @@
 """Listeners become Envoy listeners whose HTTP connection manager takes routes over RDS.
 
 Routes are never inlined here: a route change then only touches RDS and never drains a
-listener, so players' WebSockets and gRPC streams survive every config push.
+listener, so players' WebSockets and gRPC streams survive every config push. Likewise TLS
+certificates arrive over SDS: a rotated certificate changes a secret, not the listener.
 """
 
 from typing import Any
 
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
-from envoy.extensions.filters.http.router.v3 import router_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
-from controlplane.model import ListenerSpec
+from controlplane.model import ListenerSpec, ListenerTls
+from controlplane.model.edge import PathNormalization
+from controlplane.translator.http_filters import http_filters
 from controlplane.translator.protos import ads_source, packed, socket_address
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
-ROUTER_FILTER = "envoy.filters.http.router"
+TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
 HCM = hcm_pb2.HttpConnectionManager
+
+_ESCAPED_SLASHES = {
+    "keep": HCM.KEEP_UNCHANGED,
+    "reject": HCM.REJECT_REQUEST,
+    "unescape_and_redirect": HCM.UNESCAPE_AND_REDIRECT,
+    "unescape_and_forward": HCM.UNESCAPE_AND_FORWARD,
+}
 
 
 def route_config_name(listener: ListenerSpec) -> str:
     return listener.name
+
+
+def trusted_proxy_hops(listener: ListenerSpec) -> int:
+    """How many proxies in front of Envoy append to X-Forwarded-For (the client is the entry
+    before theirs). A listener field from the rate-limit work; 0 until it exists."""
+    hops: int = getattr(listener, "trusted_proxy_hops", 0)
+    return hops
 
 
 def build_listener(listener: ListenerSpec) -> Any:
@@ -29,19 +46,48 @@ def build_listener(listener: ListenerSpec) -> Any:
         stat_prefix=listener.name,
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
-        http_filters=[
-            hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=packed(router_pb2.Router()))
-        ],
+        http_filters=http_filters(listener),
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
+        # The client address (for client IP lists and %DOWNSTREAM_REMOTE_ADDRESS%) is the peer,
+        # or the X-Forwarded-For entry the trusted hops select; never what a client claims.
+        use_remote_address={"value": True},
+        xff_num_trusted_hops=trusted_proxy_hops(listener),
+        common_http_protocol_options={
+            "max_headers_count": {"value": listener.limits.max_header_count}
+        },
+        max_request_headers_kb={"value": listener.limits.max_header_kb},
+        **_path_fields(listener.paths),
     )
+    chain = listener_components_pb2.FilterChain(
+        filters=[listener_components_pb2.Filter(name=HCM_FILTER, typed_config=packed(manager))]
+    )
+    if listener.tls is not None:
+        chain.transport_socket.name = TLS_TRANSPORT_SOCKET
+        chain.transport_socket.typed_config.CopyFrom(
+            packed(_tls_context(listener.tls, listener.http2))
+        )
     return listener_pb2.Listener(
         name=listener.name,
         address=socket_address(listener.address, listener.port),
-        filter_chains=[
-            listener_components_pb2.FilterChain(
-                filters=[
-                    listener_components_pb2.Filter(name=HCM_FILTER, typed_config=packed(manager))
-                ]
-            )
-        ],
+        filter_chains=[chain],
+    )
+
+
+def _path_fields(paths: PathNormalization) -> dict[str, Any]:
+    return {
+        "normalize_path": {"value": paths.normalize},
+        "merge_slashes": paths.merge_slashes,
+        "path_with_escaped_slashes_action": _ESCAPED_SLASHES[paths.escaped_slashes],
+    }
+
+
+def _tls_context(tls: ListenerTls, http2: bool) -> Any:
+    return tls_pb2.DownstreamTlsContext(
+        common_tls_context={
+            # Fetched by name over ADS, like routes: see translator/secrets.py.
+            "tls_certificate_sds_secret_configs": [
+                {"name": name, "sds_config": ads_source()} for name in tls.certificates
+            ],
+            "alpn_protocols": ["h2", "http/1.1"] if http2 else ["http/1.1"],
+        },
     )

@@ -9,7 +9,7 @@ One declared route may compile to several Envoy routes: its canary and its rollo
 copies placed just before it (see `route_actions`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
@@ -18,6 +18,7 @@ from envoy.extensions.path.match.uri_template.v3 import uri_template_match_pb2
 
 from controlplane.model import HeaderMatch, QueryParamMatch, RouteMatch, RouteSpec
 from controlplane.model.routes import host_covers
+from controlplane.translator.policies import route_policy_fields
 from controlplane.translator.protos import packed
 from controlplane.translator.route_actions import action_fields, variants
 from controlplane.translator.route_policy import RoutePolicy
@@ -39,8 +40,13 @@ def encode_route(route: RouteSpec, policy: RoutePolicy | None) -> bytes:
     return b"".join(length_delimited(_ROUTES, serialize(entry)) for entry in before) + encoded
 
 
-def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
-    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order."""
+def assemble_route_configuration(
+    name: str,
+    routes: Sequence[tuple[Sequence[str], bytes]],
+    config_fields: Mapping[str, Any] | None = None,
+) -> bytes:
+    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order,
+    with `config_fields` (the listener's defaults for all routes) on the configuration."""
     domains = sorted({host for route_hosts, _ in routes for host in route_hosts})
     members: dict[str, list[bytes]] = {domain: [] for domain in domains}
     # Routes share a handful of host lists: work out each list's virtual hosts once.
@@ -56,7 +62,7 @@ def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str]
             ]
         for target in targets:
             target.append(route_bytes)
-    parts = [serialize(route_pb2.RouteConfiguration(name=name))]
+    parts = [serialize(route_pb2.RouteConfiguration(name=name, **(config_fields or {})))]
     for domain in domains:
         host = serialize(rc_pb2.VirtualHost(name=domain, domains=[domain]))
         parts.append(length_delimited(_VIRTUAL_HOSTS, host + b"".join(members[domain])))
@@ -66,9 +72,11 @@ def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str]
 def build_route(route: RouteSpec, policy: RoutePolicy | None) -> Any:
     # Nested dicts in one constructor call build upb messages about twice as fast as
     # assigning submessages field by field, which matters at 10k routes.
-    return rc_pb2.Route(
-        name=route.name, match=match_fields(route.match), **action_fields(route, policy)
-    )
+    fields = action_fields(route, policy)
+    for key, value in route_policy_fields(route).items():
+        # Both may add response headers (a direct response's content type, the route's own).
+        fields[key] = [*fields[key], *value] if key in fields else value
+    return rc_pb2.Route(name=route.name, match=match_fields(route.match), **fields)
 
 
 def match_fields(match: RouteMatch) -> dict[str, Any]:

@@ -24,6 +24,10 @@ LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
 # Requested by name (the bootstrap's RTDS layer), pushed after the staged types.
 RUNTIME = _PREFIX + "envoy.service.runtime.v3.Runtime"
+# TLS certificates (SDS). Listeners name them and Envoy asks for them by name, like routes;
+# being outside the stages, they go right after listeners and routes in the same push, and a
+# new listener warms until its secrets arrive. A rotation changes only the secret.
+SECRET = _PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret"
 # The project's own types (proto/), for the rate-limit and auth services.
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
@@ -148,6 +152,7 @@ class Snapshot:
                 LISTENER: group.listeners,
                 ROUTE: group.routes,
                 RUNTIME: group.runtime,
+                SECRET: group.secrets,
             },
             previous,
         )

@@ -1,26 +1,50 @@
-"""Listener rules: unique names, one listener per address, port and node group, and no
-deleting a listener routes are still attached to."""
+"""Listener rules: unique names, one listener per address, port and node group, the
+certificates it presents exist, and no deleting a listener routes are still attached to."""
 
 from sqlalchemy.orm import Session
 
 from controlplane.api.crud.service import ResourceKind, ResourceService
-from controlplane.api.errors import Conflict, ErrorDetail
+from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
 from controlplane.api.listeners.schemas import ListenerPage, ListenerResource
 from controlplane.api.paths import resource_path
 from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
 from controlplane.model import ListenerSpec
-from controlplane.store.repositories import listeners
+from controlplane.store.repositories import certificates, listeners
 from controlplane.store.tables import Listener
 
 
 def _add(session: Session, spec: ListenerSpec) -> Listener:
     _check_binding_free(session, spec, None)
+    _check_certificates_exist(session, spec)
     return listeners.add(session, spec)
 
 
 def _replace(session: Session, row: Listener, spec: ListenerSpec) -> Listener:
     _check_binding_free(session, spec, row)
+    _check_certificates_exist(session, spec)
     return listeners.replace(session, row, spec)
+
+
+def _check_certificates_exist(session: Session, spec: ListenerSpec) -> None:
+    if spec.tls is None:
+        return
+    known = certificates.names(session)
+    missing = [
+        ErrorDetail(
+            field=f"tls.certificates[{index}]",
+            location="body",
+            message=f"no certificate named {name!r}",
+            type="unknown_certificate",
+        )
+        for index, name in enumerate(spec.tls.certificates)
+        if name not in known
+    ]
+    if missing:
+        raise InvalidReference(
+            f"listener {spec.name!r} presents certificates that do not exist: "
+            + "; ".join(detail.message for detail in missing),
+            details=missing,
+        )
 
 
 def _check_no_routes(session: Session, row: Listener) -> None:

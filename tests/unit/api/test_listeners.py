@@ -31,6 +31,13 @@ def test_create_answers_201_with_location_etag_and_the_stored_resource(
         "port": 9000,
         "node_group": "default",
         "http2": False,
+        # Secure defaults are shown, the optional policies are off.
+        "limits": {"max_header_count": 100, "max_header_kb": 60},
+        "paths": {"normalize": True, "merge_slashes": True, "escaped_slashes": "reject"},
+        "grpc_web": False,
+        **dict.fromkeys(
+            ("tls", "compression", "transform", "cors", "security_headers", "client_ips")
+        ),
     }
     assert publisher.calls == 1
 

@@ -8,15 +8,20 @@ breakers with a retry budget, retries, idle timeouts and upstream TLS; one route
 its service's retries. Newer routes use every match kind and action option: templates, absent
 and inverted headers, gRPC service/method, header and cookie canaries, a runtime rollout,
 mirroring, rewrites, redirects, direct responses, WebSocket options.
+The public listener terminates TLS with a certificate over SDS and uses every edge
+policy; the routes override them.
 """
 
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from controlplane.model import (
     Backend,
     Canary,
     CanaryCookie,
     CanaryHeader,
+    CertificateSpec,
     CircuitBreakers,
     CookieHash,
     DirectResponseAction,
@@ -29,6 +34,7 @@ from controlplane.model import (
     HealthCheck,
     HostRewrite,
     ListenerSpec,
+    ListenerTls,
     Maglev,
     Mirror,
     OutlierDetection,
@@ -49,6 +55,23 @@ from controlplane.model import (
     Timeouts,
     UpstreamTls,
 )
+from controlplane.model.edge import (
+    ClientIps,
+    Compression,
+    CorsPolicy,
+    CsrfPolicy,
+    PathNormalization,
+    RequestLimits,
+    SecurityHeaders,
+    SecurityHeadersOverride,
+)
+from controlplane.model.transforms import (
+    HeaderChanges,
+    HeaderValue,
+    QueryChanges,
+    QueryParam,
+    Transform,
+)
 
 CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
 EDGE = "edge"
@@ -59,10 +82,51 @@ def _forward(*backends: tuple[str, int]) -> ForwardAction:
     return ForwardAction(backends=[Backend(service=name, weight=w) for name, w in backends])
 
 
+_PEM = (Path(__file__).parent / "golden_certificate.pem").read_text()
+_KEY_AT = _PEM.index("-----BEGIN PRIVATE KEY-----")
+CERTIFICATES = (
+    CertificateSpec(
+        name="api-cert", certificate_chain=_PEM[:_KEY_AT], private_key=SecretStr(_PEM[_KEY_AT:])
+    ),
+    # Declared but presented by no listener: no group receives its key.
+    CertificateSpec(
+        name="unused-cert", certificate_chain=_PEM[:_KEY_AT], private_key=SecretStr(_PEM[_KEY_AT:])
+    ),
+)
+
 LISTENERS = (
-    ListenerSpec(name="public", address="0.0.0.0", port=8080, node_group=EDGE, http2=True),
     ListenerSpec(
-        name="backoffice", address="127.0.0.1", port=9090, node_group=BACKOFFICE, http2=False
+        name="public",
+        address="0.0.0.0",
+        port=8080,
+        node_group=EDGE,
+        http2=True,
+        tls=ListenerTls(certificates=["api-cert"]),
+        grpc_web=True,
+        compression=Compression(content_types=["application/json"], min_size_bytes=512),
+        transform=Transform(
+            request_headers=HeaderChanges(
+                set=[
+                    HeaderValue(
+                        name="x-client-ip", value="%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"
+                    )
+                ]
+            ),
+            response_headers=HeaderChanges(remove=["server"]),
+        ),
+        cors=CorsPolicy(allow_origins=["https://play.chaos.example"], allow_methods=["GET"]),
+        security_headers=SecurityHeaders(),
+    ),
+    ListenerSpec(
+        name="backoffice",
+        address="127.0.0.1",
+        port=9090,
+        node_group=BACKOFFICE,
+        http2=False,
+        limits=RequestLimits(max_header_count=50, max_header_kb=16),
+        paths=PathNormalization(merge_slashes=False, escaped_slashes="unescape_and_redirect"),
+        compression=Compression(algorithms=["gzip"], routes="opt_in"),
+        client_ips=ClientIps(allow=["10.0.0.0/8", "2001:db8::/32"], deny=["10.66.0.0/16"]),
     ),
 )
 
@@ -143,6 +207,33 @@ ROUTES = (
         order=10,
         match=RouteMatch(path=PathMatch(type="exact", value="/v1/users/me"), methods=["GET"]),
         action=_forward(("users", 1)),
+        transform=Transform(
+            request_headers=HeaderChanges(
+                add=[HeaderValue(name="x-trace", value="%REQ(x-request-id)%")],
+                remove=["cookie2"],
+            ),
+            response_headers=HeaderChanges(
+                set=[HeaderValue(name="cache-control", value="no-store")]
+            ),
+            query=QueryChanges(
+                remove=["debug"],
+                set=[QueryParam(name="v", value="2")],
+                add=[QueryParam(name="tag", value="me")],
+            ),
+        ),
+        cors=CorsPolicy(
+            allow_origins=["https://play.chaos.example", "https://m.chaos.example"],
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+            expose_headers=["x-request-id"],
+            max_age_seconds=600,
+            allow_credentials=True,
+        ),
+        csrf=CsrfPolicy(additional_origins=["https://play.chaos.example"]),
+        security_headers=SecurityHeadersOverride(x_frame_options="SAMEORIGIN"),
+        compression=False,
+        client_ips=ClientIps(deny=["192.0.2.0/24"]),
+        max_body_bytes=65536,
     ),
     RouteSpec(
         name="users",
@@ -312,6 +403,8 @@ ROUTES = (
         order=10,
         match=RouteMatch(path=PathMatch(value="/admin/users"), methods=["GET", "DELETE"]),
         action=_forward(("users", 1)),
+        compression=True,
+        security_headers=SecurityHeadersOverride(enabled=False),
     ),
     RouteSpec(
         name="admin-catch-all",
@@ -343,4 +436,10 @@ ROUTES = (
 
 
 def golden_state() -> GatewayState:
-    return GatewayState(listeners=LISTENERS, services=SERVICES, routes=ROUTES, revision=7)
+    return GatewayState(
+        listeners=LISTENERS,
+        services=SERVICES,
+        routes=ROUTES,
+        certificates=CERTIFICATES,
+        revision=7,
+    )

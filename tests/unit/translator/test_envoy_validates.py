@@ -17,6 +17,7 @@ from envoy.config.cluster.v3 import cluster_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from google.protobuf import json_format
 from pydantic import ValidationError
 
@@ -51,6 +52,7 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
             cluster.load_assignment.CopyFrom(assignments.pop(cluster.name))
     assert not assignments, f"load assignments without an EDS cluster: {sorted(assignments)}"
 
+    bootstrap.static_resources.secrets.extend(decoded["secrets"])
     route_configs = {config.name: config for config in decoded["routes"]}
     for translated in decoded["listeners"]:
         listener = bootstrap.static_resources.listeners.add()
@@ -62,6 +64,13 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
                 assert manager.HasField("rds"), "routes must travel over RDS"
                 manager.route_config.CopyFrom(route_configs.pop(manager.rds.route_config_name))
                 network_filter.typed_config.Pack(manager)
+            if chain.HasField("transport_socket"):
+                # A secret config without a source names a static secret.
+                context = tls_pb2.DownstreamTlsContext()
+                assert chain.transport_socket.typed_config.Unpack(context)
+                for secret in context.common_tls_context.tls_certificate_sds_secret_configs:
+                    secret.ClearField("sds_config")
+                chain.transport_socket.typed_config.Pack(context)
     assert not route_configs, f"route configurations no listener uses: {sorted(route_configs)}"
     # The runtime layer Envoy would get over RTDS, as a static layer.
     (runtime,) = decoded["runtime"]
@@ -159,6 +168,7 @@ def _template_state(templates: list[str], *, validated: bool = True) -> GatewayS
         listeners=state.listeners[:1],
         services=tuple(s for s in state.services if s.name == "inventory"),
         routes=routes,
+        certificates=state.certificates,
     )
 
 

@@ -1,0 +1,1 @@
+"""Certificates: server certificates and their private keys, for listeners that terminate TLS."""
