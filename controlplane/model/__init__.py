@@ -5,6 +5,16 @@ translator compiles a whole `GatewayState` into Envoy resources.
 """
 
 from controlplane.model.listeners import ListenerSpec
+from controlplane.model.ratelimits import (
+    GatewayTarget,
+    HeaderKey,
+    HostsTarget,
+    Limit,
+    OnRedisError,
+    RateLimitPolicySpec,
+    RoutesTarget,
+    TierLimit,
+)
 from controlplane.model.routes import (
     Backend,
     ForwardAction,
@@ -22,12 +32,20 @@ __all__ = [
     "Endpoint",
     "ForwardAction",
     "GatewayState",
+    "GatewayTarget",
+    "HeaderKey",
     "HeaderMatch",
+    "HostsTarget",
+    "Limit",
     "ListenerSpec",
+    "OnRedisError",
     "PathMatch",
     "QueryParamMatch",
+    "RateLimitPolicySpec",
     "RouteMatch",
     "RouteSpec",
+    "RoutesTarget",
     "ServiceSpec",
+    "TierLimit",
     "Timeouts",
 ]

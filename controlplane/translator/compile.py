@@ -17,8 +17,10 @@ from envoy.config.route.v3 import route_pb2
 from google.protobuf.message import Message
 
 from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.translator import ratelimits
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
+from controlplane.translator.ratelimits import RateLimitPlan, RateLimitService
 from controlplane.translator.routes import (
     assemble_route_configuration,
     encode_route,
@@ -83,10 +85,23 @@ class _CompiledRoute:
     spec: RouteSpec
     encoded: bytes  # a `VirtualHost.routes` entry
     services: tuple[str, ...]
+    limits: bytes  # the rate-limit fields it was compiled with
 
 
 class Translator:
-    def __init__(self) -> None:
+    """`ratelimit`: the rate-limit service Envoy asks for global decisions; None: no global
+    rate limiting (global policies are then left out)."""
+
+    def __init__(self, ratelimit: RateLimitService | None = None) -> None:
+        self._ratelimit = ratelimit
+        self._http_filters = ratelimits.http_filters(ratelimit)
+        self._ratelimit_cluster = (
+            None
+            if ratelimit is None
+            else Serialized(
+                ratelimits.SERVICE_CLUSTER, serialize(ratelimits.build_service_cluster(ratelimit))
+            )
+        )
         self._routes: dict[int, _CompiledRoute] = {}
         # The services' request timeouts that compiled routes took their default from.
         self._timeouts: dict[str, float] = {}
@@ -96,7 +111,8 @@ class Translator:
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
-        routes_by_listener = self._compile_routes(state.routes, services)
+        plan = ratelimits.plan(state.rate_limit_policies, self._ratelimit)
+        routes_by_listener = self._compile_routes(state.routes, services, plan)
 
         groups: dict[str, GroupResources] = {}
         for group in state.node_groups():
@@ -110,8 +126,11 @@ class Translator:
                 for route in routes_by_listener.get(listener.name, ()):
                     used.update(route.services)
             used_services = [services[name] for name in sorted(used)]
+            clusters = [self._cluster(service) for service in used_services]
+            if self._ratelimit_cluster is not None:
+                clusters.append(self._ratelimit_cluster)
             groups[group] = GroupResources(
-                clusters=[self._cluster(service) for service in used_services],
+                clusters=sorted(clusters, key=lambda cluster: cluster.name),
                 endpoints=[
                     self._endpoints_of(service)
                     for service in used_services
@@ -119,7 +138,7 @@ class Translator:
                 ],
                 listeners=[self._listener(listener) for listener in listeners],
                 routes=[
-                    _route_configuration(listener, routes_by_listener.get(listener.name, []))
+                    _route_configuration(listener, routes_by_listener.get(listener.name, []), plan)
                     for listener in listeners
                 ],
             )
@@ -128,7 +147,7 @@ class Translator:
         return groups
 
     def _compile_routes(
-        self, routes: Iterable[RouteSpec], services: dict[str, ServiceSpec]
+        self, routes: Iterable[RouteSpec], services: dict[str, ServiceSpec], plan: RateLimitPlan
     ) -> dict[str, list[_CompiledRoute]]:
         """Each listener's routes in order, compiling only those not compiled before."""
         self._forget_routes_of_retimed_services(services)
@@ -136,12 +155,14 @@ class Translator:
         by_listener: dict[str, list[_CompiledRoute]] = {}
         for route in sorted(routes, key=route_sort_key):
             entry = known.get(id(route))
+            limits = plan.route_fields(route.name)
             # The stored spec keeps its id from being reused while the entry lives.
-            if entry is None or entry.spec is not route:
+            if entry is None or entry.spec is not route or entry.limits != limits:
                 entry = _CompiledRoute(
                     route,
-                    encode_route(route, route_timeout(route, services)),
+                    encode_route(route, route_timeout(route, services), limits),
                     tuple(backend.service for backend in route.action.backends),
+                    limits,
                 )
             compiled[id(route)] = entry
             by_listener.setdefault(route.listener, []).append(entry)
@@ -170,16 +191,40 @@ class Translator:
         return Serialized(service.name, payload)
 
     def _listener(self, listener: ListenerSpec) -> Serialized:
-        payload = self._listeners.get(listener, lambda: serialize(build_listener(listener)))
+        payload = self._listeners.get(
+            listener, lambda: serialize(build_listener(listener, self._http_filters))
+        )
         return Serialized(listener.name, payload)
 
 
-def _route_configuration(listener: ListenerSpec, routes: list[_CompiledRoute]) -> Serialized:
+def _route_configuration(
+    listener: ListenerSpec, routes: list[_CompiledRoute], plan: RateLimitPlan
+) -> Serialized:
     name = route_config_name(listener)
     placed = [(route.spec.hosts, route.encoded) for route in routes]
-    return Serialized(name, assemble_route_configuration(name, placed))
+    return Serialized(
+        name,
+        assemble_route_configuration(
+            name,
+            placed,
+            hosts=plan.hosts,
+            virtual_host_fields=plan.virtual_host_fields,
+            configuration_fields=plan.configuration_fields,
+        ),
+    )
 
 
-def translate(state: GatewayState) -> dict[str, GroupResources]:
+def translate(
+    state: GatewayState, ratelimit: RateLimitService | None = None
+) -> dict[str, GroupResources]:
     """Compile `state` from scratch."""
-    return Translator().translate(state)
+    return Translator(ratelimit).translate(state)
+
+
+def policy_resources(state: GatewayState) -> list[Serialized]:
+    """The `RateLimitPolicy` resources of the state's global policies, by name."""
+    return [
+        Serialized(policy.name, serialize(ratelimits.build_policy(policy)))
+        for policy in sorted(state.rate_limit_policies, key=lambda policy: policy.name)
+        if policy.enforcement == "global"
+    ]

@@ -4,6 +4,7 @@ Routes are never inlined here: a route change then only touches RDS and never dr
 listener, so players' WebSockets and gRPC streams survive every config push.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
@@ -24,14 +25,19 @@ def route_config_name(listener: ListenerSpec) -> str:
     return listener.name
 
 
-def build_listener(listener: ListenerSpec) -> Any:
+def build_listener(listener: ListenerSpec, filters: Sequence[Any] = ()) -> Any:
+    """`filters`: HTTP filters that go before the router."""
     manager = HCM(
         stat_prefix=listener.name,
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
         http_filters=[
-            hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=packed(router_pb2.Router()))
+            *filters,
+            hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=packed(router_pb2.Router())),
         ],
+        # The client address is the peer's, or the one the trusted proxies in front saw.
+        use_remote_address={"value": True},
+        xff_num_trusted_hops=listener.trusted_proxy_hops,
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
     )
     return listener_pb2.Listener(

@@ -6,7 +6,7 @@ into that virtual host too, so "routes are tried in ascending order, the first m
 holds for every request whatever its host.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
@@ -34,14 +34,31 @@ def route_timeout(route: RouteSpec, services: Mapping[str, ServiceSpec]) -> floa
     return max(services[backend.service].timeouts.request_seconds for backend in backends)
 
 
-def encode_route(route: RouteSpec, timeout: float) -> bytes:
-    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host."""
-    return length_delimited(_ROUTES, serialize(build_route(route, timeout)))
+def encode_route(route: RouteSpec, timeout: float, extra: bytes = b"") -> bytes:
+    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host;
+    `extra`: encoded `Route` fields merged into it (its rate limits)."""
+    return length_delimited(_ROUTES, serialize(build_route(route, timeout)) + extra)
 
 
-def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
-    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order."""
-    domains = sorted({host for route_hosts, _ in routes for host in route_hosts})
+def _no_fields(_domain: str) -> bytes:
+    return b""
+
+
+def assemble_route_configuration(
+    name: str,
+    routes: Sequence[tuple[Sequence[str], bytes]],
+    *,
+    hosts: Collection[str] = (),
+    virtual_host_fields: Callable[[str], bytes] = _no_fields,
+    configuration_fields: bytes = b"",
+) -> bytes:
+    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order.
+
+    `hosts` get a virtual host even if no route names them (for their rate limits);
+    `virtual_host_fields(domain)` and `configuration_fields` are encoded fields added to each
+    virtual host and to the configuration.
+    """
+    domains = sorted({host for route_hosts, _ in routes for host in route_hosts} | set(hosts))
     members: dict[str, list[bytes]] = {domain: [] for domain in domains}
     # Routes share a handful of host lists: work out each list's virtual hosts once.
     placements: dict[tuple[str, ...], list[list[bytes]]] = {}
@@ -56,9 +73,10 @@ def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str]
             ]
         for target in targets:
             target.append(route_bytes)
-    parts = [serialize(route_pb2.RouteConfiguration(name=name))]
+    parts = [serialize(route_pb2.RouteConfiguration(name=name)), configuration_fields]
     for domain in domains:
         host = serialize(rc_pb2.VirtualHost(name=domain, domains=[domain]))
+        host += virtual_host_fields(domain)
         parts.append(length_delimited(_VIRTUAL_HOSTS, host + b"".join(members[domain])))
     return b"".join(parts)
 

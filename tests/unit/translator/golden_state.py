@@ -2,7 +2,8 @@
 
 Two listeners in two node groups; services with static endpoints in two priorities, a DNS
 service and a gRPC one; routes with exact, prefix and regex paths, methods, header and query
-matches, a weighted canary split, and hosts with leading and trailing wildcards.
+matches, a weighted canary split, and hosts with leading and trailing wildcards; rate-limit
+policies of every kind of attachment and counting, global and local, with a rate-limit service.
 """
 
 from controlplane.model import (
@@ -10,15 +11,24 @@ from controlplane.model import (
     Endpoint,
     ForwardAction,
     GatewayState,
+    GatewayTarget,
+    HeaderKey,
     HeaderMatch,
+    HostsTarget,
+    Limit,
     ListenerSpec,
+    OnRedisError,
     PathMatch,
     QueryParamMatch,
+    RateLimitPolicySpec,
     RouteMatch,
+    RoutesTarget,
     RouteSpec,
     ServiceSpec,
+    TierLimit,
     Timeouts,
 )
+from controlplane.translator import RateLimitService
 
 EDGE = "edge"
 BACKOFFICE = "backoffice"
@@ -29,7 +39,14 @@ def _forward(*backends: tuple[str, int]) -> ForwardAction:
 
 
 LISTENERS = (
-    ListenerSpec(name="public", address="0.0.0.0", port=8080, node_group=EDGE, http2=True),
+    ListenerSpec(
+        name="public",
+        address="0.0.0.0",
+        port=8080,
+        node_group=EDGE,
+        http2=True,
+        trusted_proxy_hops=1,
+    ),
     ListenerSpec(
         name="backoffice", address="127.0.0.1", port=9090, node_group=BACKOFFICE, http2=False
     ),
@@ -159,5 +176,61 @@ ROUTES = (
 )
 
 
+POLICIES = (
+    RateLimitPolicySpec(
+        name="player-minute",
+        applies_to=RoutesTarget(routes=["users", "items"]),
+        counted_by=["player"],
+        limit=Limit(requests=600, window_seconds=60),
+        burst=20,
+        tiers={"premium": TierLimit(requests=1200, burst=40)},
+    ),
+    RateLimitPolicySpec(
+        name="api-clients",
+        applies_to=HostsTarget(hosts=[API, "play.chaos.example"]),
+        counted_by=["ip", HeaderKey(header="X-Game-Client")],
+        limit=Limit(requests=100, window_seconds=1),
+        shadow=True,
+    ),
+    RateLimitPolicySpec(
+        name="route-hour",
+        applies_to=GatewayTarget(),
+        counted_by=["route", "api_key"],
+        limit=Limit(requests=10_000, window_seconds=3600),
+        on_redis_error=OnRedisError(mode="local", local_requests=50),
+    ),
+    RateLimitPolicySpec(
+        name="day-cap",
+        applies_to=GatewayTarget(),
+        counted_by=["player"],
+        limit=Limit(requests=100_000, window_seconds=86_400),
+        on_redis_error=OnRedisError(mode="deny"),
+    ),
+    RateLimitPolicySpec(
+        name="flood-guard",
+        applies_to=GatewayTarget(),
+        counted_by=["ip"],
+        limit=Limit(requests=50, window_seconds=1),
+        burst=50,
+        enforcement="local",
+    ),
+    RateLimitPolicySpec(
+        name="chat-local",
+        applies_to=RoutesTarget(routes=["chat"]),
+        limit=Limit(requests=1000, window_seconds=1),
+        enforcement="local",
+    ),
+)
+
+# Two processes of the rate-limit service.
+RATELIMIT = RateLimitService((("10.8.0.1", 8081), ("10.8.0.2", 8081)), 0.05, False)
+
+
 def golden_state() -> GatewayState:
-    return GatewayState(listeners=LISTENERS, services=SERVICES, routes=ROUTES, revision=7)
+    return GatewayState(
+        listeners=LISTENERS,
+        services=SERVICES,
+        routes=ROUTES,
+        rate_limit_policies=POLICIES,
+        revision=7,
+    )
