@@ -10,8 +10,8 @@ from controlplane.model import (
     Limit,
     PathMatch,
     RouteMatch,
-    RoutesTarget,
     RouteSpec,
+    RoutesTarget,
     Timeouts,
 )
 from controlplane.translator import Translator, translate

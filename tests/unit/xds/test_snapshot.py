@@ -41,7 +41,10 @@ def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
 def test_order_of_the_declared_state_does_not_matter() -> None:
     state = golden_state()
     shuffled = GatewayState(
-        listeners=state.listeners[::-1], services=state.services[::-1], routes=state.routes[::-1]
+        listeners=state.listeners[::-1],
+        services=state.services[::-1],
+        routes=state.routes[::-1],
+        rate_limit_policies=state.rate_limit_policies[::-1],
     )
     expected = snapshots(state)
     actual = snapshots(shuffled)
