@@ -111,30 +111,33 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
         ("header.x-client", "ios"),
     )
 
-    def sent(descriptor: tuple[tuple[str, str], ...]) -> object:
-        return lambda domain, descriptors: domain == "chaosgw" and descriptor in descriptors
+    def sent(*wanted: tuple[tuple[str, str], ...]) -> object:
+        return lambda domain, descriptors: domain == "chaosgw" and set(wanted) <= set(descriptors)
 
-    def call_with(headers: dict[str, str], descriptor: tuple[tuple[str, str], ...]) -> None:
+    def call_with(headers: dict[str, str], *wanted: tuple[tuple[str, str], ...]) -> None:
+        """Send requests until Envoy asks the service about all of `wanted` at once (the
+        policies arrive one push after another)."""
+
         def answered() -> bool:
             response = client.get(f"{url}/items", headers=headers)
             assert response.status_code == 200, response.text
-            return stub.wait_for(f"descriptor {descriptor}", sent(descriptor), 0.2) is not None
+            return stub.wait_for(f"descriptors {wanted}", sent(*wanted), 0.2) is not None
 
         wait_until(
             answered,
             timeout=5.0,
-            description=f"Envoy to send {descriptor}",
+            description=f"Envoy to send {wanted}",
             ignore=(AssertionError,),
         )
 
-    # Untiered: the policy's descriptor without a tier, next to the gateway-wide one.
-    call_with(identity, expected)
-    _, descriptors = stub.wait_for("the gateway-wide policy too", sent(expected))
-    assert (("policy", "per-ip"), ("remote_address", "203.0.113.7")) in descriptors
+    # Untiered: the policy's descriptor without a tier, next to the gateway-wide one's.
+    per_ip = (("policy", "per-ip"), ("remote_address", "203.0.113.7"))
+    call_with(identity, expected, per_ip)
+    _, descriptors = stub.wait_for("both policies", sent(expected, per_ip))
     assert len(descriptors) == 2
 
     stub.clear()
-    call_with({**identity, "x-chaosgw-tier": "gold"}, (*expected, ("tier", "gold")))
+    call_with({**identity, "x-chaosgw-tier": "gold"}, (*expected, ("tier", "gold")), per_ip)
 
     # A request without a player id is not limited by the per-player policy.
     stub.clear()

@@ -31,6 +31,7 @@ def test_create_answers_201_with_location_etag_and_the_stored_resource(
         "port": 9000,
         "node_group": "default",
         "http2": False,
+        "trusted_proxy_hops": 0,
     }
     assert publisher.calls == 1
 
