@@ -14,6 +14,7 @@ from controlplane.logging import configure_logging
 from controlplane.settings import Settings
 from controlplane.store.database import Database
 from controlplane.store.state import StoreReader
+from controlplane.translator import RateLimitService
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
@@ -47,8 +48,13 @@ async def serve(settings: Settings) -> None:
     store = StoreReader(database)
     cache = SnapshotCache()
     registry = NodeRegistry()
+    ratelimit = RateLimitService.of(
+        settings.ratelimit_endpoints,
+        settings.ratelimit_timeout_seconds,
+        settings.ratelimit_failure_mode_deny,
+    )
     publisher = SnapshotPublisher(
-        cache, store.load_state, store.revision, settings.revision_poll_seconds
+        cache, store.load_state, store.revision, settings.revision_poll_seconds, ratelimit
     )
     # Envoys that connect at once must get the real config, not an empty one.
     await publisher.rebuild()

@@ -1,10 +1,10 @@
 """Control-plane settings, read from the environment and validated at start."""
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -40,6 +40,38 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a push waits for a node to ACK one resource type before the next.",
     )
+
+    ratelimit_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host:port of each rate-limit service process, comma-separated. Empty: no "
+        "rate-limit service, so global rate-limit policies are refused (local ones still work).",
+    )
+    ratelimit_timeout_seconds: float = Field(
+        default=0.1, gt=0, le=10, description="How long Envoy waits for a rate-limit decision."
+    )
+    ratelimit_failure_mode_deny: bool = Field(
+        default=False,
+        description="When the rate-limit service fails or is too slow: false admits the request, "
+        "true refuses it (429).",
+    )
+
+    @field_validator("ratelimit_endpoints", mode="before")
+    @classmethod
+    def _split_endpoints(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("ratelimit_endpoints")
+    @classmethod
+    def _check_endpoints(cls, endpoints: list[str]) -> list[str]:
+        for endpoint in endpoints:
+            host, _, port = endpoint.rpartition(":")
+            if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+                raise ValueError(f"rate-limit endpoint {endpoint!r} is not host:port")
+        if len(set(endpoints)) != len(endpoints):
+            raise ValueError("CHAOSGW_RATELIMIT_ENDPOINTS lists an endpoint twice")
+        return endpoints
 
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:

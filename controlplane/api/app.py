@@ -13,6 +13,7 @@ from controlplane.api.errors import install_error_handlers, responses
 from controlplane.api.listeners.endpoints import router as listeners_router
 from controlplane.api.nodes.endpoints import router as nodes_router
 from controlplane.api.paths import API_PREFIX
+from controlplane.api.ratelimits.endpoints import router as ratelimits_router
 from controlplane.api.request_body import MAX_BODY_BYTES, JsonBodyMiddleware
 from controlplane.api.routes.endpoints import router as routes_router
 from controlplane.api.security import AdminAuthMiddleware, bearer_scheme
@@ -24,9 +25,9 @@ from controlplane.xds.nodes import NodeRegistry
 __all__ = ["ConfigPublisher", "create_app"]
 
 DESCRIPTION = f"""
-Declare the gateway's listeners, services and routes; the control plane compiles them into
-Envoy configuration and pushes it over xDS. `GET {API_PREFIX}/nodes` shows what each connected
-Envoy accepted or rejected.
+Declare the gateway's listeners, services, routes and rate-limit policies; the control plane
+compiles them into Envoy configuration and pushes it over xDS. `GET {API_PREFIX}/nodes` shows
+what each connected Envoy accepted or rejected.
 
 * **Authentication**: `Authorization: Bearer <CHAOSGW_ADMIN_TOKEN>` on every `{API_PREFIX}`
   request (development mode without a token: none).
@@ -50,6 +51,12 @@ TAGS = [
         "name": "certificates",
         "description": "TLS server certificates for listeners; private keys are write-only.",
     },
+    {
+        "name": "rate-limit-policies",
+        "description": "What is counted, how much is admitted per window, and where: the whole "
+        "gateway, some hosts or some routes. Global policies are decided by the rate-limit "
+        "service, local ones by a token bucket in each Envoy.",
+    },
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
 ]
@@ -72,7 +79,8 @@ def create_app(
 
     app = FastAPI(
         title="Chaos Gateway control plane",
-        summary="Admin API of the Chaos Gateway: listeners, services, routes and nodes.",
+        summary="Admin API of the Chaos Gateway: listeners, services, routes, rate-limit "
+        "policies and nodes.",
         description=DESCRIPTION,
         version=_version(),
         openapi_tags=TAGS,
@@ -84,11 +92,13 @@ def create_app(
     # Declares the scheme in OpenAPI; AdminAuthMiddleware enforces it.
     security = [Depends(bearer_scheme)] if token else []
     errors = responses(400, 401, 413, 415, 422) if token else responses(400, 413, 415, 422)
+    policies_router = ratelimits_router(service_configured=bool(settings.ratelimit_endpoints))
     domains = (
         listeners_router,
         services_router,
         routes_router,
         certificates_router,
+        policies_router,
         nodes_router,
     )
     for router in domains:

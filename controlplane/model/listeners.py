@@ -36,3 +36,10 @@ class ListenerSpec(Spec):
     cors: CorsPolicy | None = None
     security_headers: SecurityHeaders | None = None
     client_ips: ClientIps | None = None
+    trusted_proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=10,
+        description="Proxies in front of Envoy whose X-Forwarded-For entries are trusted: the "
+        "client address (what rate limits count as 'ip') is the one this many hops back.",
+    )

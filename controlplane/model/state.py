@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from controlplane.model.listeners import ListenerSpec
+from controlplane.model.ratelimits import RateLimitPolicySpec
 from controlplane.model.routes import RouteSpec
 from controlplane.model.services import ServiceSpec
 from controlplane.model.tls import CertificateSpec
@@ -14,6 +15,7 @@ class GatewayState:
     services: tuple[ServiceSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
     certificates: tuple[CertificateSpec, ...] = ()
+    rate_limit_policies: tuple[RateLimitPolicySpec, ...] = ()
     # Not used by translation; lets callers tell which store revision a snapshot came from.
     revision: int = field(default=0, compare=False)
 

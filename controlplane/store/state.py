@@ -10,12 +10,20 @@ from controlplane.model import (
     CertificateSpec,
     GatewayState,
     ListenerSpec,
+    RateLimitPolicySpec,
     RouteSpec,
     ServiceSpec,
 )
 from controlplane.store.database import Database
 from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import Certificate, Listener, Resource, Route, Service
+from controlplane.store.tables import (
+    Certificate,
+    Listener,
+    RateLimitPolicy,
+    Resource,
+    Route,
+    Service,
+)
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
@@ -58,6 +66,7 @@ class StateLoader:
         self._services = _Table(ServiceSpec, Service)
         self._routes = _Table(RouteSpec, Route)
         self._certificates = _Table(CertificateSpec, Certificate)
+        self._policies = _Table(RateLimitPolicySpec, RateLimitPolicy)
         self._seen: int | None = None
         self._state: GatewayState | None = None
 
@@ -71,6 +80,7 @@ class StateLoader:
             services=self._services.catch_up(session, self._seen),
             routes=self._routes.catch_up(session, self._seen),
             certificates=self._certificates.catch_up(session, self._seen),
+            rate_limit_policies=self._policies.catch_up(session, self._seen),
             revision=current,
         )
         self._seen = current

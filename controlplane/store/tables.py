@@ -2,8 +2,9 @@
 
 Each resource row keeps the full validated spec as JSON (the source of truth the API serves and
 the translator reads) next to the few fields the database itself must police: unique names,
-unique listener bindings, and the references a route holds, so that a concurrent or buggy writer
-still cannot leave a route pointing at a listener or service that is gone.
+unique listener bindings, and the references routes and rate-limit policies hold, so that a
+concurrent or buggy writer still cannot leave one pointing at a listener, service or route that
+is gone.
 """
 
 from datetime import UTC, datetime
@@ -150,6 +151,20 @@ class Certificate(Resource, Base):
 
     __tablename__ = "certificates"
     __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class RateLimitPolicy(Resource, Base):
+    __tablename__ = "rate_limit_policies"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+policy_route_refs = Table(
+    "policy_route_refs",
+    Base.metadata,
+    Column("policy_id", ForeignKey("rate_limit_policies.id", ondelete="CASCADE"), primary_key=True),
+    # RESTRICT: the database itself refuses to delete a route a policy still names.
+    Column("route_id", ForeignKey("routes.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
 
 
 class Revision(Base):

@@ -4,6 +4,20 @@
 resources, which is what lets the xDS layer version them by content hash.
 """
 
-from controlplane.translator.compile import GroupResources, Serialized, Translator, translate
+from controlplane.translator.compile import (
+    GroupResources,
+    Serialized,
+    Translator,
+    policy_resources,
+    translate,
+)
+from controlplane.translator.ratelimits import RateLimitService
 
-__all__ = ["GroupResources", "Serialized", "Translator", "translate"]
+__all__ = [
+    "GroupResources",
+    "RateLimitService",
+    "Serialized",
+    "Translator",
+    "policy_resources",
+    "translate",
+]

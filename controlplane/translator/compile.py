@@ -26,9 +26,11 @@ from controlplane.model import (
     RouteSpec,
     ServiceSpec,
 )
+from controlplane.translator import ratelimits
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
 from controlplane.translator.policies import listener_route_config_fields
+from controlplane.translator.ratelimits import RateLimitPlan, RateLimitService
 from controlplane.translator.route_policy import ServiceDefaults, route_policy, service_defaults
 from controlplane.translator.routes import (
     assemble_route_configuration,
@@ -104,10 +106,22 @@ class _CompiledRoute:
     encoded: bytes  # `VirtualHost.routes` entries
     services: tuple[str, ...]
     rollout: bool  # has a share in the runtime layer
+    limits: bytes  # the rate-limit fields it was compiled with
 
 
 class Translator:
-    def __init__(self) -> None:
+    """`ratelimit`: the rate-limit service Envoy asks for global decisions; None: no global
+    rate limiting (global policies are then left out)."""
+
+    def __init__(self, ratelimit: RateLimitService | None = None) -> None:
+        self._ratelimit = ratelimit
+        self._ratelimit_cluster = (
+            None
+            if ratelimit is None
+            else Serialized(
+                ratelimits.SERVICE_CLUSTER, serialize(ratelimits.build_service_cluster(ratelimit))
+            )
+        )
         self._routes: dict[int, _CompiledRoute] = {}
         # What compiled routes took from each service (timeouts, retries, hashing).
         self._defaults: dict[str, ServiceDefaults] = {}
@@ -118,7 +132,8 @@ class Translator:
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
-        routes_by_listener = self._compile_routes(state.routes, state.services)
+        plan = ratelimits.plan(state.rate_limit_policies, self._ratelimit)
+        routes_by_listener = self._compile_routes(state.routes, state.services, plan)
         certificates = {certificate.name: certificate for certificate in state.certificates}
 
         groups: dict[str, GroupResources] = {}
@@ -146,8 +161,11 @@ class Translator:
                 }
                 & certificates.keys()
             )
+            clusters = [self._cluster(service) for service in used_services]
+            if self._ratelimit_cluster is not None:
+                clusters.append(self._ratelimit_cluster)
             groups[group] = GroupResources(
-                clusters=[self._cluster(service) for service in used_services],
+                clusters=sorted(clusters, key=lambda cluster: cluster.name),
                 endpoints=[
                     self._endpoints_of(service)
                     for service in used_services
@@ -155,7 +173,7 @@ class Translator:
                 ],
                 listeners=[self._listener(listener) for listener in listeners],
                 routes=[
-                    _route_configuration(listener, routes_by_listener.get(listener.name, []))
+                    _route_configuration(listener, routes_by_listener.get(listener.name, []), plan)
                     for listener in listeners
                 ],
                 runtime=[Serialized(RUNTIME_LAYER, runtime_layer(rollouts))],
@@ -166,7 +184,7 @@ class Translator:
         return groups
 
     def _compile_routes(
-        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec]
+        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec], plan: RateLimitPlan
     ) -> dict[str, list[_CompiledRoute]]:
         """Each listener's routes in order, compiling only those not compiled before."""
         defaults = {service.name: service_defaults(service) for service in services}
@@ -175,13 +193,17 @@ class Translator:
         by_listener: dict[str, list[_CompiledRoute]] = {}
         for route in sorted(routes, key=RouteSpec.sort_key):
             entry = known.get(id(route))
+            forward = isinstance(route.action, ForwardAction)
+            # Envoy counts only requests it forwards: redirects and direct responses carry none.
+            limits = plan.route_fields(route.name) if forward else b""
             # The stored spec keeps its id from being reused while the entry lives.
-            if entry is None or entry.spec is not route:
+            if entry is None or entry.spec is not route or entry.limits != limits:
                 entry = _CompiledRoute(
                     route,
-                    encode_route(route, route_policy(route, defaults)),
+                    encode_route(route, route_policy(route, defaults), limits),
                     tuple(route.action.services()),
                     isinstance(route.action, ForwardAction) and route.action.rollout is not None,
+                    limits,
                 )
             compiled[id(route)] = entry
             by_listener.setdefault(route.listener, []).append(entry)
@@ -207,7 +229,9 @@ class Translator:
         return Serialized(service.name, payload)
 
     def _listener(self, listener: ListenerSpec) -> Serialized:
-        payload = self._listeners.get(listener, lambda: serialize(build_listener(listener)))
+        payload = self._listeners.get(
+            listener, lambda: serialize(build_listener(listener, self._ratelimit))
+        )
         return Serialized(listener.name, payload)
 
     def _secret(self, certificate: CertificateSpec) -> Serialized:
@@ -215,13 +239,33 @@ class Translator:
         return Serialized(certificate.name, payload)
 
 
-def _route_configuration(listener: ListenerSpec, routes: list[_CompiledRoute]) -> Serialized:
+def _route_configuration(
+    listener: ListenerSpec, routes: list[_CompiledRoute], plan: RateLimitPlan
+) -> Serialized:
     name = route_config_name(listener)
     placed = [(route.spec.hosts, route.encoded) for route in routes]
-    config = assemble_route_configuration(name, placed, listener_route_config_fields(listener))
+    config = assemble_route_configuration(
+        name,
+        placed,
+        listener_route_config_fields(listener),
+        hosts=plan.hosts,
+        virtual_host_fields=plan.virtual_host_fields,
+        configuration_fields=plan.configuration_fields,
+    )
     return Serialized(name, config)
 
 
-def translate(state: GatewayState) -> dict[str, GroupResources]:
+def translate(
+    state: GatewayState, ratelimit: RateLimitService | None = None
+) -> dict[str, GroupResources]:
     """Compile `state` from scratch."""
-    return Translator().translate(state)
+    return Translator(ratelimit).translate(state)
+
+
+def policy_resources(state: GatewayState) -> list[Serialized]:
+    """The `RateLimitPolicy` resources of the state's global policies, by name."""
+    return [
+        Serialized(policy.name, serialize(ratelimits.build_policy(policy)))
+        for policy in sorted(state.rate_limit_policies, key=lambda policy: policy.name)
+        if policy.enforcement == "global"
+    ]

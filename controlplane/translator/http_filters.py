@@ -29,7 +29,9 @@ from google.protobuf.message import Message
 
 from controlplane.model import ListenerSpec
 from controlplane.model.edge import Algorithm, Compression
+from controlplane.translator import ratelimits
 from controlplane.translator.protos import packed
+from controlplane.translator.ratelimits import RateLimitService
 
 # Names are what per-route configs are keyed by; each must be unique in a chain.
 COMPRESSORS: dict[Algorithm, str] = {
@@ -54,10 +56,12 @@ _LIBRARIES: dict[Algorithm, tuple[str, Message]] = {
 _UNUSED_BODY_LIMIT = 1024 * 1024
 
 
-def http_filters(listener: ListenerSpec) -> list[Any]:
+def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> list[Any]:
     filters = [*_compressors(listener.compression)]
     filters += [
         _filter(CLIENT_IPS, rbac_pb2.RBAC()),
+        # Cheap per-Envoy protections (an IP flood guard) before anything costlier.
+        ratelimits.local_filter(),
         _filter(CORS, cors_pb2.Cors()),
         # Enforced only where a route's policy switches it on.
         _filter(
@@ -71,6 +75,8 @@ def http_filters(listener: ListenerSpec) -> list[Any]:
     ]
     if listener.grpc_web:
         filters.append(_filter(GRPC_WEB, grpc_web_pb2.GrpcWeb()))
+    if ratelimit is not None:
+        filters.append(ratelimits.global_filter(ratelimit))
     filters += [
         _filter(QUERY_CHANGES, header_mutation_pb2.HeaderMutation()),
         _filter(

@@ -17,6 +17,7 @@ from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
 from controlplane.translator.http_filters import http_filters
 from controlplane.translator.protos import ads_source, packed, socket_address
+from controlplane.translator.ratelimits import RateLimitService
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
@@ -34,24 +35,18 @@ def route_config_name(listener: ListenerSpec) -> str:
     return listener.name
 
 
-def trusted_proxy_hops(listener: ListenerSpec) -> int:
-    """How many proxies in front of Envoy append to X-Forwarded-For (the client is the entry
-    before theirs). A listener field from the rate-limit work; 0 until it exists."""
-    hops: int = getattr(listener, "trusted_proxy_hops", 0)
-    return hops
-
-
-def build_listener(listener: ListenerSpec) -> Any:
+def build_listener(listener: ListenerSpec, ratelimit: RateLimitService | None = None) -> Any:
+    """`ratelimit`: the rate-limit service, when global rate limiting is on."""
     manager = HCM(
         stat_prefix=listener.name,
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
-        http_filters=http_filters(listener),
+        http_filters=http_filters(listener, ratelimit),
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         # The client address (for client IP lists and %DOWNSTREAM_REMOTE_ADDRESS%) is the peer,
         # or the X-Forwarded-For entry the trusted hops select; never what a client claims.
         use_remote_address={"value": True},
-        xff_num_trusted_hops=trusted_proxy_hops(listener),
+        xff_num_trusted_hops=listener.trusted_proxy_hops,
         common_http_protocol_options={
             "max_headers_count": {"value": listener.limits.max_header_count}
         },

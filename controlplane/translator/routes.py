@@ -9,7 +9,7 @@ One declared route may compile to several Envoy routes: its canary and its rollo
 copies placed just before it (see `route_actions`).
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
@@ -29,25 +29,37 @@ _ROUTES = field_number(rc_pb2.VirtualHost, "routes")
 URI_TEMPLATE_MATCHER = "envoy.path.match.uri_template.uri_template_matcher"
 
 
-def encode_route(route: RouteSpec, policy: RoutePolicy | None) -> bytes:
+def encode_route(route: RouteSpec, policy: RoutePolicy | None, extra: bytes = b"") -> bytes:
     """The route's Envoy routes as `VirtualHost.routes` entries, ready to splice into any
-    virtual host."""
+    virtual host; `extra`: encoded `Route` fields merged into each (its rate limits)."""
     base = build_route(route, policy)
-    encoded = length_delimited(_ROUTES, serialize(base))
-    before = variants(route, base)
-    if not before:
-        return encoded
-    return b"".join(length_delimited(_ROUTES, serialize(entry)) for entry in before) + encoded
+    return b"".join(
+        length_delimited(_ROUTES, serialize(entry) + extra)
+        for entry in (*variants(route, base), base)
+    )
+
+
+def _no_fields(_domain: str) -> bytes:
+    return b""
 
 
 def assemble_route_configuration(
     name: str,
     routes: Sequence[tuple[Sequence[str], bytes]],
     config_fields: Mapping[str, Any] | None = None,
+    *,
+    hosts: Collection[str] = (),
+    virtual_host_fields: Callable[[str], bytes] = _no_fields,
+    configuration_fields: bytes = b"",
 ) -> bytes:
-    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order,
-    with `config_fields` (the listener's defaults for all routes) on the configuration."""
-    domains = sorted({host for route_hosts, _ in routes for host in route_hosts})
+    """Serialized RouteConfiguration from (hosts, `encode_route` bytes) of routes in order.
+
+    `config_fields` (the listener's defaults for all routes) go on the configuration. `hosts`
+    get a virtual host even if no route names them (for their rate limits);
+    `virtual_host_fields(domain)` and `configuration_fields` are encoded fields added to each
+    virtual host and to the configuration.
+    """
+    domains = sorted({host for route_hosts, _ in routes for host in route_hosts} | set(hosts))
     members: dict[str, list[bytes]] = {domain: [] for domain in domains}
     # Routes share a handful of host lists: work out each list's virtual hosts once.
     placements: dict[tuple[str, ...], list[list[bytes]]] = {}
@@ -62,9 +74,13 @@ def assemble_route_configuration(
             ]
         for target in targets:
             target.append(route_bytes)
-    parts = [serialize(route_pb2.RouteConfiguration(name=name, **(config_fields or {})))]
+    parts = [
+        serialize(route_pb2.RouteConfiguration(name=name, **(config_fields or {}))),
+        configuration_fields,
+    ]
     for domain in domains:
         host = serialize(rc_pb2.VirtualHost(name=domain, domains=[domain]))
+        host += virtual_host_fields(domain)
         parts.append(length_delimited(_VIRTUAL_HOSTS, host + b"".join(members[domain])))
     return b"".join(parts)
 

@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 
 from controlplane.model import GatewayState
-from controlplane.translator import Translator
+from controlplane.translator import RateLimitService, Translator, policy_resources
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
-from controlplane.xds.snapshot import Snapshot
+from controlplane.xds.snapshot import POLICY_GROUP, RATELIMIT_POLICY, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ class SnapshotPublisher:
         load_state: Callable[[], GatewayState],
         current_revision: Callable[[], int],
         poll_seconds: float,
+        ratelimit: RateLimitService | None = None,
     ) -> None:
         self._cache = cache
         self._load_state = load_state
@@ -35,7 +36,7 @@ class SnapshotPublisher:
         self._requested = asyncio.Event()
         self._revision: int | None = None
         # Long-lived, so that a rebuild compiles only the specs that changed.
-        self._translator = Translator()
+        self._translator = Translator(ratelimit)
         self._built: dict[str, Snapshot] = {}
 
     def changed(self) -> None:
@@ -87,5 +88,9 @@ class SnapshotPublisher:
             group: Snapshot.of_group(resources, self._built.get(group))
             for group, resources in self._translator.translate(state).items()
         }
+        # The Python services' own group: the rate-limit policies they decide with.
+        built[POLICY_GROUP] = Snapshot.build(
+            {RATELIMIT_POLICY: policy_resources(state)}, self._built.get(POLICY_GROUP)
+        )
         self._built = built
         return dict(built), state.revision

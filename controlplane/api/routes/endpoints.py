@@ -17,6 +17,7 @@ router = crud_router(
     create_rule="The listener and every service the route names must exist (else 422). A route "
     "that an earlier route of its listener shadows (it could never match) is saved, and the "
     "answer lists it in `warnings`.",
+    delete_rule="Refused while rate-limit policies name it.",
 )
 
 

@@ -3,7 +3,8 @@
 from sqlalchemy.orm import Session
 
 from controlplane.api.crud.service import ResourceKind, ResourceService
-from controlplane.api.errors import ErrorDetail, InvalidReference
+from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
+from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
@@ -54,11 +55,23 @@ def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Servi
     return listener, [found[name] for name in sorted(found)]
 
 
-# Deleting a route is always allowed: nothing refers to routes.
+def _check_unnamed(session: Session, row: Route) -> None:
+    users = routes.referencing_policy_names(session, row, limit=NAMED_LIMIT + 1)
+    if users:
+        raise Conflict(
+            f"route {row.name!r} is still named by rate-limit policies {quoted(users)}; change "
+            "or delete them first",
+            details=in_the_way(
+                "rate-limit-policies", users, "rate-limit policy {name!r} applies to this route"
+            ),
+        )
+
+
 resources = ResourceService(
     ResourceKind("route", "routes", RouteSpec, RouteResource, RoutePage),
     routes,
     add=_add,
     replace=replace,
     describe=describe,
+    check_deletable=_check_unnamed,
 )

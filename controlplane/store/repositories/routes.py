@@ -1,6 +1,6 @@
 """SQL for routes and the route -> service references derived from them."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import delete as sql_delete
@@ -11,8 +11,10 @@ from controlplane.model import RouteSpec
 from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import (
     Listener,
+    RateLimitPolicy,
     Route,
     Service,
+    policy_route_refs,
     route_service_refs,
     utcnow,
 )
@@ -20,6 +22,14 @@ from controlplane.store.tables import (
 
 def get(session: Session, name: str) -> Route | None:
     return session.execute(select(Route).where(Route.name == name)).scalar_one_or_none()
+
+
+def get_many(session: Session, names: Collection[str]) -> dict[str, Route]:
+    """The routes among `names` that exist, by name."""
+    if not names:
+        return {}
+    rows = session.execute(select(Route).where(Route.name.in_(names))).scalars()
+    return {row.name: row for row in rows}
 
 
 def page(session: Session, *, limit: int, offset: int) -> Sequence[Route]:
@@ -39,6 +49,19 @@ def specs_on_listener(session: Session, listener_id: int) -> list[dict[str, Any]
 
 def count(session: Session) -> int:
     return specs.count(session, Route)
+
+
+def referencing_policy_names(session: Session, route: Route, *, limit: int) -> list[str]:
+    """Names of (at most `limit`) rate-limit policies that name the route, in name order."""
+    return list(
+        session.execute(
+            select(RateLimitPolicy.name)
+            .join(policy_route_refs, policy_route_refs.c.policy_id == RateLimitPolicy.id)
+            .where(policy_route_refs.c.route_id == route.id)
+            .order_by(RateLimitPolicy.name)
+            .limit(limit)
+        ).scalars()
+    )
 
 
 def add(

@@ -50,8 +50,15 @@ def make_client(
     """Build a client for an app with the given mode and token."""
     clients: list[TestClient] = []
 
-    def make(mode: Mode = "development", token: str = "", **headers: str) -> TestClient:
-        settings = Settings(mode=mode, admin_token=SecretStr(token))
+    def make(
+        mode: Mode = "development",
+        token: str = "",
+        ratelimit_endpoints: tuple[str, ...] = (),
+        **headers: str,
+    ) -> TestClient:
+        settings = Settings(
+            mode=mode, admin_token=SecretStr(token), ratelimit_endpoints=list(ratelimit_endpoints)
+        )
         client = TestClient(create_app(settings, database, publisher, nodes), headers=headers)
         clients.append(client)
         return client
@@ -94,6 +101,21 @@ def route(
         "listener": listener,
         "match": {"path": {"type": "prefix", "value": prefix}},
         "action": {"backends": [{"service": s} for s in services or ("inventory",)]},
+        **fields,
+    }
+
+
+def policy(
+    name: str = "per-player", *routes: str, enforcement: str = "global", **fields: Any
+) -> dict[str, Any]:
+    """A rate-limit policy on `routes`, or on the whole gateway without any."""
+    applies_to = {"type": "routes", "routes": list(routes)} if routes else {"type": "gateway"}
+    return {
+        "name": name,
+        "applies_to": applies_to,
+        "counted_by": ["player"] if enforcement == "global" else ["ip"],
+        "limit": {"requests": 100, "window_seconds": 60},
+        "enforcement": enforcement,
         **fields,
     }
 

@@ -18,7 +18,14 @@ from controlplane.api import create_app
 from controlplane.settings import Settings
 from controlplane.store import Database
 from controlplane.xds.nodes import NodeRegistry
-from tests.unit.api.conftest import RecordingPublisher, created, listener, route, service
+from tests.unit.api.conftest import (
+    RecordingPublisher,
+    created,
+    listener,
+    policy,
+    route,
+    service,
+)
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -48,6 +55,7 @@ def seeded_client(client: TestClient) -> TestClient:
     created(client, "listeners", listener("inventory"))
     created(client, "services", service("inventory"))
     created(client, "routes", route("inventory", "inventory", listener="inventory"))
+    created(client, "rate-limit-policies", policy("inventory", "inventory", enforcement="local"))
     return client
 
 

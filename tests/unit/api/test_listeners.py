@@ -38,6 +38,7 @@ def test_create_answers_201_with_location_etag_and_the_stored_resource(
         **dict.fromkeys(
             ("tls", "compression", "transform", "cors", "security_headers", "client_ips")
         ),
+        "trusted_proxy_hops": 0,
     }
     assert publisher.calls == 1
 

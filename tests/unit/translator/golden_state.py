@@ -10,6 +10,8 @@ and inverted headers, gRPC service/method, header and cookie canaries, a runtime
 mirroring, rewrites, redirects, direct responses, WebSocket options.
 The public listener terminates TLS with a certificate over SDS and uses every edge
 policy; the routes override them.
+Rate-limit policies of every kind of attachment and counting, global and local, with a
+rate-limit service.
 """
 
 from pathlib import Path
@@ -28,19 +30,25 @@ from controlplane.model import (
     Endpoint,
     ForwardAction,
     GatewayState,
+    GatewayTarget,
     GrpcMatch,
     HeaderHash,
+    HeaderKey,
     HeaderMatch,
     HealthCheck,
     HostRewrite,
+    HostsTarget,
+    Limit,
     ListenerSpec,
     ListenerTls,
     Maglev,
     Mirror,
+    OnRedisError,
     OutlierDetection,
     PathMatch,
     PathRewrite,
     QueryParamMatch,
+    RateLimitPolicySpec,
     RedirectAction,
     RegexRewrite,
     Retries,
@@ -49,9 +57,11 @@ from controlplane.model import (
     Rollout,
     RouteMatch,
     RouteSpec,
+    RoutesTarget,
     ServiceSpec,
     SourceIpHash,
     SuccessRate,
+    TierLimit,
     Timeouts,
     UpstreamTls,
 )
@@ -72,6 +82,7 @@ from controlplane.model.transforms import (
     QueryParam,
     Transform,
 )
+from controlplane.translator import RateLimitService
 
 CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
 EDGE = "edge"
@@ -101,6 +112,7 @@ LISTENERS = (
         port=8080,
         node_group=EDGE,
         http2=True,
+        trusted_proxy_hops=1,
         tls=ListenerTls(certificates=["api-cert"]),
         grpc_web=True,
         compression=Compression(content_types=["application/json"], min_size_bytes=512),
@@ -435,11 +447,62 @@ ROUTES = (
 )
 
 
+POLICIES = (
+    RateLimitPolicySpec(
+        name="player-minute",
+        applies_to=RoutesTarget(routes=["users", "items"]),
+        counted_by=["player"],
+        limit=Limit(requests=600, window_seconds=60),
+        burst=20,
+        tiers={"premium": TierLimit(requests=1200, burst=40)},
+    ),
+    RateLimitPolicySpec(
+        name="api-clients",
+        applies_to=HostsTarget(hosts=[API, "play.chaos.example"]),
+        counted_by=["ip", HeaderKey(header="X-Game-Client")],
+        limit=Limit(requests=100, window_seconds=1),
+        shadow=True,
+    ),
+    RateLimitPolicySpec(
+        name="route-hour",
+        applies_to=GatewayTarget(),
+        counted_by=["route", "api_key"],
+        limit=Limit(requests=10_000, window_seconds=3600),
+        on_redis_error=OnRedisError(mode="local", local_requests=50),
+    ),
+    RateLimitPolicySpec(
+        name="day-cap",
+        applies_to=GatewayTarget(),
+        counted_by=["player"],
+        limit=Limit(requests=100_000, window_seconds=86_400),
+        on_redis_error=OnRedisError(mode="deny"),
+    ),
+    RateLimitPolicySpec(
+        name="flood-guard",
+        applies_to=GatewayTarget(),
+        counted_by=["ip"],
+        limit=Limit(requests=50, window_seconds=1),
+        burst=50,
+        enforcement="local",
+    ),
+    RateLimitPolicySpec(
+        name="chat-local",
+        applies_to=RoutesTarget(routes=["chat"]),
+        limit=Limit(requests=1000, window_seconds=1),
+        enforcement="local",
+    ),
+)
+
+# Two processes of the rate-limit service.
+RATELIMIT = RateLimitService((("10.8.0.1", 8081), ("10.8.0.2", 8081)), 0.05, False)
+
+
 def golden_state() -> GatewayState:
     return GatewayState(
         listeners=LISTENERS,
         services=SERVICES,
         routes=ROUTES,
         certificates=CERTIFICATES,
+        rate_limit_policies=POLICIES,
         revision=7,
     )

@@ -30,7 +30,8 @@ from controlplane.model import (
     RouteSpec,
 )
 from controlplane.translator import GroupResources, translate
-from tests.unit.translator.golden_state import BACKOFFICE, EDGE, golden_state
+from controlplane.translator.ratelimits import SERVICE_CLUSTER
+from tests.unit.translator.golden_state import BACKOFFICE, EDGE, RATELIMIT, golden_state
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +102,7 @@ def envoy_validate(bootstrap: Any, path: Path) -> tuple[int, str]:
 
 @pytest.mark.parametrize("group", [EDGE, BACKOFFICE])
 def test_envoy_accepts_the_translated_group(group: str, tmp_path: Path) -> None:
-    bootstrap = static_bootstrap(group, translate(golden_state())[group])
+    bootstrap = static_bootstrap(group, translate(golden_state(), RATELIMIT)[group])
     config = tmp_path / f"{group}.json"
 
     returncode, output = envoy_validate(bootstrap, config)
@@ -112,10 +113,12 @@ def test_envoy_accepts_the_translated_group(group: str, tmp_path: Path) -> None:
 
 def test_validation_catches_a_route_to_a_missing_cluster(tmp_path: Path) -> None:
     """The check above has teeth: Envoy does refuse a broken configuration."""
-    bootstrap = static_bootstrap(EDGE, translate(golden_state())[EDGE])
+    bootstrap = static_bootstrap(EDGE, translate(golden_state(), RATELIMIT)[EDGE])
     clusters = bootstrap.static_resources.clusters
-    missing = clusters[0].name
-    del clusters[0]
+    # A cluster a route names (Envoy checks the rate-limit service's only when it calls it).
+    index = next(i for i, c in enumerate(clusters) if c.name != SERVICE_CLUSTER)
+    missing = clusters[index].name
+    del clusters[index]
 
     returncode, output = envoy_validate(bootstrap, tmp_path / "broken.json")
 

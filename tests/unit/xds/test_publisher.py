@@ -12,7 +12,7 @@ from controlplane.model import GatewayState, RouteSpec
 from controlplane.translator import translate
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.publisher import SnapshotPublisher
-from controlplane.xds.snapshot import CLUSTER, Snapshot
+from controlplane.xds.snapshot import CLUSTER, POLICY_GROUP, Snapshot
 from tests.support.waiting import eventually
 from tests.unit.xds.gateway import listener, marker, route, service
 
@@ -120,7 +120,7 @@ async def test_run_publishes_every_group_at_start(
 ) -> None:
     start(60)
     await eventually(published(cache, initial_state()), timeout=TIMEOUT, what="first snapshot")
-    assert cache.groups() == [EDGE]
+    assert cache.groups() == [POLICY_GROUP, EDGE]
 
 
 async def test_changed_rebuilds_at_once_from_any_thread(
@@ -241,7 +241,7 @@ async def test_group_whose_last_listener_is_deleted_gets_an_empty_snapshot(
     store.write(GatewayState(services=initial_state().services))
     await publisher.rebuild()
     assert cache.get(EDGE).version == Snapshot.empty().version
-    assert cache.groups() == [EDGE]
+    assert cache.groups() == [POLICY_GROUP, EDGE]
 
 
 async def test_store_down_when_the_publisher_starts_does_not_stop_it(

@@ -53,6 +53,7 @@ def test_order_of_the_declared_state_does_not_matter() -> None:
         services=state.services[::-1],
         routes=state.routes[::-1],
         certificates=state.certificates[::-1],
+        rate_limit_policies=state.rate_limit_policies[::-1],
     )
     expected = snapshots(state)
     actual = snapshots(shuffled)

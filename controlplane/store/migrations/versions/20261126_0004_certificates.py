@@ -11,8 +11,8 @@ Created: 2026-11-26
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_certificates"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Rate-limit policies: what is counted, how much is admitted, where."""
