@@ -1,11 +1,11 @@
 """Counters in Redis, single or Cluster: one script call per decision.
 
 On a single Redis every descriptor of a request goes into one script call: one round trip,
-atomic. On Redis Cluster each counter's keys share a slot (the hash tag), but the counters of
-one request may live in different slots: they are grouped by slot and each group runs the script
-once, all groups concurrently. A request whose keys share a slot is still one round trip, but
-one that spans slots loses atomicity across groups: a group may count while another refuses,
-so a refused request can use some of another policy's quota. Counting in two phases (check
+atomic. On Redis Cluster each counter is one key in one slot, but the counters of one request
+may live in different slots: they are grouped by slot and each group runs the script once, all
+groups concurrently. A request whose keys share a slot is still one round trip, but one that
+spans slots loses atomicity across groups: a group may count while another refuses, so a
+refused request can use some of another policy's quota. Counting in two phases (check
 everywhere, then increment) would close that gap at the price of a second round trip on the
 hot path, and would still race with other requests between the phases; we accept the gap.
 
@@ -44,7 +44,7 @@ class Check:
 class Verdict:
     fits: bool  # this counter alone would admit the hits
     remaining: int
-    reset_seconds: float  # until the current window ends
+    reset_seconds: float  # until the hits counted now have left the window (0: none counted)
     retry_after_seconds: float  # until the same hits could fit (0 when they fit)
 
 
@@ -101,7 +101,14 @@ class RedisStore:
         keys = [check.key for check in checks]
         argv: list[int] = []
         for check in checks:
-            argv += (check.window_seconds, check.ceiling, check.hits, int(check.shadow))
+            sub_window_ms = check.window_seconds * 1000 // script.SUB_WINDOWS
+            argv += (
+                script.SUB_WINDOWS,
+                sub_window_ms,
+                check.ceiling,
+                check.hits,
+                int(check.shadow),
+            )
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
