@@ -108,8 +108,8 @@ for i, c in ipairs(checks) do
   end
   local retry_us = 0
   if not ok then
-    -- The hits fit once enough of the oldest sub-windows have left (all of them, for more
-    -- hits than the ceiling: they never fit, and the answer is when the counter is empty).
+    -- The hits fit once enough of the oldest sub-windows have left. More hits than the
+    -- ceiling never fit: then a whole window after the current sub-window.
     retry_us = (index + span + 1) * width - now
     local left = total
     for k = 1, span + 1 do
