@@ -1,10 +1,10 @@
-"""Counter keys: `<prefix>:{<policy>:<value>:...}:<window index>`.
+"""Counter keys: `<prefix>:{<policy>:<value>:...}`, one Redis hash per counter.
 
-The braces are a Redis Cluster hash tag: both windows of one counter live in one slot, so one
-script can read and write them. The script appends the window index (it alone knows the time);
-this module builds the part before it. Values come from clients (player ids, IPs, headers):
-short ones are percent-escaped so that no `{`, `}` or `:` of theirs can move the tag or merge
-two counters, long ones are replaced by a digest so a huge header cannot make a huge key.
+The script keeps a counter's sub-windows as fields of that hash (it alone knows the time). The
+braces are a Redis Cluster hash tag: the store groups a request's counters by slot with it.
+Values come from clients (player ids, IPs, headers): short ones are percent-escaped so that no
+`{`, `}` or `:` of theirs can move the tag or merge two counters, long ones are replaced by a
+digest so a huge header cannot make a huge key.
 """
 
 import hashlib

@@ -5,13 +5,14 @@ could fit again (at the latest, when the window has moved far enough). It only e
 and only what Redis itself would refuse: other processes can only have added to a counter, so
 the count Redis reported is a lower bound. A flood on one key then costs no Redis round trip.
 
-`LocalWindows` is the LOCAL_FALLBACK limit: the same sliding-window counter, per process, used
-only while Redis does not answer.
+`LocalWindows` is the LOCAL_FALLBACK limit: the same sub-window counter as the Redis script,
+per process, used only while Redis does not answer.
 """
 
 import math
 from dataclasses import dataclass
 
+from ratelimit.script import SUB_WINDOWS
 from ratelimit.store import Verdict
 
 MAX_ENTRIES = 100_000
@@ -48,43 +49,49 @@ class RefusedKeys:
         self._entries.clear()
 
 
-@dataclass(slots=True)
-class _Window:
-    index: int
-    previous: int
-    current: int
-
-
 class LocalWindows:
     def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._max_entries = max_entries
-        self._windows: dict[str, _Window] = {}
+        # Per key, hits by sub-window index (see ratelimit/script.py: the same counter).
+        self._counters: dict[str, dict[int, int]] = {}
 
     def check(self, key: str, window_seconds: int, ceiling: int, hits: int, now: float) -> Verdict:
-        state = self._rolled(key, window_seconds, now)
-        elapsed = now - state.index * window_seconds
-        estimate = state.previous * (1 - elapsed / window_seconds) + state.current
-        fits = estimate + hits <= ceiling
-        reset = window_seconds - elapsed
-        # Conservative retry: the end of this window (the Redis path computes it exactly).
+        width = window_seconds / SUB_WINDOWS
+        index = math.floor(now / width)
+        counts = self._span(key, index)
+        total = sum(counts.values())
+        fits = total + hits <= ceiling
+        # As if fitting hits were counted now (the engine adds them unless another refuses).
+        newest = index if fits else max(counts, default=None)
+        reset = 0.0 if newest is None else (newest + SUB_WINDOWS + 1) * width - now
+        retry = 0.0
+        if not fits:
+            retry = (index + SUB_WINDOWS + 1) * width - now
+            left = total
+            for oldest in sorted(counts):
+                left -= counts[oldest]
+                if left + hits <= ceiling:
+                    retry = (oldest + SUB_WINDOWS + 1) * width - now
+                    break
         return Verdict(
             fits=fits,
-            remaining=max(0, math.floor(ceiling - estimate - (hits if fits else 0))),
+            remaining=max(0, ceiling - total - (hits if fits else 0)),
             reset_seconds=reset,
-            retry_after_seconds=0.0 if fits else reset,
+            retry_after_seconds=retry,
         )
 
     def add(self, key: str, window_seconds: int, hits: int, now: float) -> None:
-        self._rolled(key, window_seconds, now).current += hits
+        index = math.floor(now / (window_seconds / SUB_WINDOWS))
+        counts = self._span(key, index)
+        counts[index] = counts.get(index, 0) + hits
 
-    def _rolled(self, key: str, window_seconds: int, now: float) -> _Window:
-        index = math.floor(now / window_seconds)
-        state = self._windows.get(key)
-        if state is None:
-            if len(self._windows) >= self._max_entries:
-                self._windows.clear()
-            state = self._windows[key] = _Window(index, 0, 0)
-        elif state.index != index:
-            state.previous = state.current if state.index == index - 1 else 0
-            state.current, state.index = 0, index
-        return state
+    def _span(self, key: str, index: int) -> dict[int, int]:
+        """The key's counts, without the sub-windows that have left the span at `index`."""
+        counts = self._counters.get(key)
+        if counts is None:
+            if len(self._counters) >= self._max_entries:
+                self._counters.clear()
+            counts = self._counters[key] = {}
+        for old in [i for i in counts if i < index - SUB_WINDOWS]:
+            del counts[old]
+        return counts

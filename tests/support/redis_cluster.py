@@ -3,17 +3,24 @@
 Slots are assigned with CLUSTER ADDSLOTS, nodes introduced with CLUSTER MEET, replicas attached
 with CLUSTER REPLICATE; ready when every node reports cluster_state:ok and every master has a
 replica. A short node timeout keeps failovers quick.
+
+The probes (`master_of`, `replicated`, `promoted`) answer at once, for async tests to wait on.
 """
 
+import socket
 from pathlib import Path
 from typing import Any
 
-from tests.integration.harness import LOCALHOST, wait_until
+from redis.crc import key_slot
+
+from tests.integration.harness import LOCALHOST, free_port, wait_until
 from tests.support.redis_server import RedisServer
 
 SLOTS = 16384
 MASTERS = 3
 _NODE_TIMEOUT_MS = 1000
+# Redis 6 puts a node's cluster bus on its port + 10000, with no option to move it.
+_BUS_OFFSET = 10000
 
 
 class RedisCluster:
@@ -28,6 +35,7 @@ class RedisCluster:
                 "--cluster-node-timeout",
                 str(_NODE_TIMEOUT_MS),
                 name=f"cluster-node-{n}",
+                port=_port_with_bus(),
             )
             for n in range(2 * MASTERS)
         ]
@@ -80,6 +88,28 @@ class RedisCluster:
             if node.process.running and self._myself(node).get("master_id") == master_id
         ]
 
+    def master_of(self, key: str) -> RedisServer:
+        """The master serving the key's slot, as that master itself says."""
+        slot = key_slot(key.encode())
+        for master in self.masters():
+            for first, *last in self._myself(master)["slots"]:
+                if int(first) <= slot <= int(last[0] if last else first):
+                    return master
+        raise AssertionError(f"no master serves slot {slot}")
+
+    def replicated(self, master: RedisServer) -> bool:
+        """Whether every replica of the master has received all its writes."""
+        info = master.command("INFO", "replication")
+        offsets = [info[f"slave{n}"]["offset"] for n in range(info["connected_slaves"])]
+        return bool(offsets) and all(o == info["master_repl_offset"] for o in offsets)
+
+    def promoted(self, replica: RedisServer) -> bool:
+        """Whether the replica is a master now, and the cluster (its running part) agrees."""
+        if self._role(replica) != "master":
+            return False
+        states = [node.command("CLUSTER INFO") for node in self.nodes if node.process.running]
+        return all(state["cluster_state"] == "ok" for state in states)
+
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
@@ -98,3 +128,16 @@ class RedisCluster:
     def _role(self, node: RedisServer) -> str:
         role: str = node.command("ROLE")[0].decode()
         return role
+
+
+def _port_with_bus() -> int:
+    """A free port whose cluster bus port is free too."""
+    for _ in range(50):
+        port = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind((LOCALHOST, port + _BUS_OFFSET))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port with a free cluster bus port")

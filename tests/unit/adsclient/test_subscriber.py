@@ -1,0 +1,160 @@
+"""The ADS subscriber against the real control-plane ADS server (in process, on a loopback
+port): sets ACKed and handed over, sets refused or undecodable NACKed with the reason while the
+held version stays, and a reconnect that tells the held version gets nothing sent again."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Sequence
+
+import pytest
+from chaosgw.ratelimit.v1 import policy_pb2
+
+from adsclient import AdsSubscriber, ResourcesRefused
+from controlplane.translator import Serialized
+from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.nodes import TypeStatus
+from controlplane.xds.snapshot import POLICY_GROUP, RATELIMIT_POLICY, Snapshot
+from tests.support.waiting import eventually
+from tests.unit.ratelimit.factories import policy
+from tests.unit.xds.conftest import AdsServer, start_server
+
+NODE = "rl-unit"
+Policy = policy_pb2.RateLimitPolicy
+
+
+class Service:
+    """What a service does with the sets: keeps each one it takes, refuses a policy named
+    "refused"."""
+
+    def __init__(self) -> None:
+        self.taken: list[list[str]] = []
+
+    def on_update(self, policies: Sequence[Policy]) -> None:
+        names = [p.name for p in policies]
+        if "refused" in names:
+            raise ResourcesRefused("policy 'refused' is not welcome")
+        self.taken.append(names)
+
+
+def publish(ads: AdsServer, *resources: Serialized) -> str:
+    ads.cache.set(POLICY_GROUP, Snapshot.build({RATELIMIT_POLICY: list(resources)}))
+    version: str = ads.cache.get(POLICY_GROUP).of_type(RATELIMIT_POLICY).version
+    return version
+
+
+def item(name: str) -> Serialized:
+    return Serialized(name, policy(name).SerializeToString())
+
+
+async def node_state(ads: AdsServer, what: str, check: Callable[[TypeStatus], bool]) -> TypeStatus:
+    """What the server records of the connected node's policies, once `check` holds."""
+
+    def found() -> TypeStatus | None:
+        for node in ads.registry.describe():
+            if node.id == NODE and node.connected:
+                for entry in node.types:
+                    if entry.type_url == RATELIMIT_POLICY and check(entry):
+                        return entry
+        return None
+
+    state = await eventually(found, timeout=5.0, what=what)
+    assert state is not None
+    return state
+
+
+@pytest.fixture
+async def ads() -> AsyncIterator[AdsServer]:
+    served = await start_server(SnapshotCache())
+    try:
+        yield served
+    finally:
+        await served.server.stop(grace=None)
+
+
+@pytest.fixture
+async def running(ads: AdsServer) -> AsyncIterator[tuple[AdsSubscriber[Policy], Service]]:
+    service = Service()
+    subscriber = AdsSubscriber(
+        ads.target,
+        node_id=NODE,
+        group=POLICY_GROUP,
+        type_url=RATELIMIT_POLICY,
+        message=Policy,
+        on_update=service.on_update,
+        initial_backoff=0.01,
+        max_backoff=0.05,
+    )
+    task = asyncio.create_task(subscriber.run())
+    try:
+        yield subscriber, service
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_a_set_is_handed_over_and_acked(
+    ads: AdsServer, running: tuple[AdsSubscriber[Policy], Service]
+) -> None:
+    subscriber, service = running
+    version = publish(ads, item("a"), item("b"))
+
+    await asyncio.wait_for(subscriber.ready.wait(), timeout=5.0)
+    await node_state(ads, "the ACK", lambda entry: entry.acked_version == version)
+
+    assert service.taken == [["a", "b"]]
+    assert subscriber.version == version
+    assert subscriber.connected
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (item("refused"), "policy 'refused' is not welcome"),
+        (Serialized("garbage", b"\xff\xff\xff"), "a resource does not decode"),
+    ],
+)
+async def test_a_refused_set_is_nacked_and_the_held_version_stays(
+    ads: AdsServer,
+    running: tuple[AdsSubscriber[Policy], Service],
+    bad: Serialized,
+    reason: str,
+) -> None:
+    subscriber, service = running
+    good = publish(ads, item("a"))
+    await eventually(lambda: subscriber.version == good, timeout=5.0, what="the first set")
+
+    publish(ads, item("a"), bad)
+    nacked = await node_state(ads, "the NACK", lambda entry: entry.nack_error is not None)
+
+    assert reason in (nacked.nack_error or "")
+    assert nacked.acked_version == good
+    assert subscriber.version == good
+    assert service.taken == [["a"]]  # the bad set never reached the service whole
+    newer = publish(ads, item("c"))
+    await eventually(lambda: subscriber.version == newer, timeout=5.0, what="the next set")
+    assert service.taken == [["a"], ["c"]]
+
+
+async def test_a_reconnect_tells_the_held_version_and_gets_nothing_again(
+    ads: AdsServer, running: tuple[AdsSubscriber[Policy], Service]
+) -> None:
+    subscriber, service = running
+    version = publish(ads, item("a"))
+    await eventually(lambda: subscriber.version == version, timeout=5.0, what="the first set")
+
+    # The control plane restarts on the same port, serving the same set.
+    await ads.server.stop(grace=None)
+    await eventually(lambda: not subscriber.connected, timeout=5.0, what="the stream's end")
+    restarted = await start_server(ads.cache, port=ads.port)
+    try:
+        entry = await node_state(restarted, "the reconnect", lambda entry: True)
+        # The first request said which version it holds: taken as ACKed, nothing was sent.
+        assert entry.acked_version == version
+        assert entry.sent_version is None
+        assert service.taken == [["a"]]
+        # And the new stream works: the next set arrives.
+        newer = publish(restarted, item("b"))
+        await eventually(lambda: subscriber.version == newer, timeout=5.0, what="the next set")
+        assert service.taken == [["a"], ["b"]]
+    finally:
+        await restarted.server.stop(grace=None)
