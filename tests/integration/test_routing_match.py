@@ -65,8 +65,10 @@ def test_absent_and_inverted_headers(shared: SharedGateway, client: httpx.Client
         {"name": "x-legacy", "type": "absent"},
         {"name": "x-region", "value": "eu", "invert": True},
     ]
-    _route(gateway, "modern", 20, {"path": {"value": "/hdr"}, "headers": headers})
+    # The route waited for is the one created last: pushes keep their order, so the other
+    # is in Envoy too once it answers.
     _route(gateway, "legacy", 21, {"path": {"value": "/hdr"}}, service="fallback")
+    _route(gateway, "modern", 20, {"path": {"value": "/hdr"}, "headers": headers})
     wait_for_response(client, gateway.url("/hdr"), upstream="matched")
 
     cases = {
