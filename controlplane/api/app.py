@@ -9,10 +9,12 @@ from controlplane.api import ops
 from controlplane.api.access_log import AccessLogMiddleware
 from controlplane.api.context import AdminContext, ConfigPublisher
 from controlplane.api.errors import install_error_handlers, responses
+from controlplane.api.jwt_providers.endpoints import router as jwt_providers_router
 from controlplane.api.listeners.endpoints import router as listeners_router
 from controlplane.api.nodes.endpoints import router as nodes_router
 from controlplane.api.paths import API_PREFIX
 from controlplane.api.request_body import MAX_BODY_BYTES, JsonBodyMiddleware
+from controlplane.api.roles.endpoints import router as roles_router
 from controlplane.api.routes.endpoints import router as routes_router
 from controlplane.api.security import AdminAuthMiddleware, bearer_scheme
 from controlplane.api.services.endpoints import router as services_router
@@ -45,6 +47,12 @@ TAGS = [
         "description": "Which requests go where. A route names its listener and its services; "
         "both must exist.",
     },
+    {
+        "name": "jwt-providers",
+        "description": "Issuers of the JWTs callers present, and their keys. Envoy verifies "
+        "the tokens; the control plane fetches and refreshes remote key sets.",
+    },
+    {"name": "roles", "description": "Named sets of permissions that tokens grant."},
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
 ]
@@ -79,7 +87,14 @@ def create_app(
     # Declares the scheme in OpenAPI; AdminAuthMiddleware enforces it.
     security = [Depends(bearer_scheme)] if token else []
     errors = responses(400, 401, 413, 415, 422) if token else responses(400, 413, 415, 422)
-    domains = (listeners_router, services_router, routes_router, nodes_router)
+    domains = (
+        listeners_router,
+        services_router,
+        routes_router,
+        jwt_providers_router,
+        roles_router,
+        nodes_router,
+    )
     for router in domains:
         app.include_router(router, dependencies=security, responses=errors)
     app.include_router(ops.router)

@@ -4,6 +4,21 @@ The admin API validates requests into these specs, the store persists them, and 
 translator compiles a whole `GatewayState` into Envoy resources.
 """
 
+from controlplane.model.auth_providers import (
+    ClaimNames,
+    InlineJwks,
+    JwtProviderSpec,
+    RemoteJwks,
+    TokenSources,
+)
+from controlplane.model.auth_roles import RoleSpec
+from controlplane.model.auth_route import (
+    AuthenticatedAuth,
+    JwtCredential,
+    PublicAuth,
+    RouteAuth,
+    ServiceCredential,
+)
 from controlplane.model.balancing import CookieHash, HeaderHash, Maglev, RingHash, SourceIpHash
 from controlplane.model.health import (
     CircuitBreakers,
@@ -28,8 +43,10 @@ from controlplane.model.state import GatewayState
 from controlplane.model.tls import UpstreamTls
 
 __all__ = [
+    "AuthenticatedAuth",
     "Backend",
     "CircuitBreakers",
+    "ClaimNames",
     "CookieHash",
     "Endpoint",
     "ForwardAction",
@@ -37,19 +54,28 @@ __all__ = [
     "HeaderHash",
     "HeaderMatch",
     "HealthCheck",
+    "InlineJwks",
+    "JwtCredential",
+    "JwtProviderSpec",
     "ListenerSpec",
     "Maglev",
     "OutlierDetection",
     "PathMatch",
+    "PublicAuth",
     "QueryParamMatch",
+    "RemoteJwks",
     "Retries",
     "RetryBudget",
     "RingHash",
+    "RoleSpec",
+    "RouteAuth",
     "RouteMatch",
     "RouteSpec",
+    "ServiceCredential",
     "ServiceSpec",
     "SourceIpHash",
     "SuccessRate",
     "Timeouts",
+    "TokenSources",
     "UpstreamTls",
 ]

@@ -5,6 +5,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from controlplane.model.auth_route import PublicAuth, RouteAuth
 from controlplane.model.common import Name, Spec
 from controlplane.model.regex import check_re2
 from controlplane.model.retries import Retries
@@ -119,6 +120,9 @@ class RouteSpec(Spec):
         default=None, gt=0, le=86400, description="Overrides the service's idle timeout."
     )
     retries: Retries | None = Field(default=None, description="Overrides the service's retries.")
+    auth: RouteAuth = Field(
+        default_factory=PublicAuth, discriminator="type", description="Who may call the route."
+    )
 
     @model_validator(mode="after")
     def _distinct_hosts(self) -> Self:

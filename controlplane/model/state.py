@@ -1,7 +1,10 @@
 """The whole declared state of the gateway: the translator's only input."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controlplane.model.auth_providers import JwtProviderSpec
+from controlplane.model.auth_roles import RoleSpec
 from controlplane.model.listeners import ListenerSpec
 from controlplane.model.routes import RouteSpec
 from controlplane.model.services import ServiceSpec
@@ -12,6 +15,11 @@ class GatewayState:
     listeners: tuple[ListenerSpec, ...] = ()
     services: tuple[ServiceSpec, ...] = ()
     routes: tuple[RouteSpec, ...] = ()
+    jwt_providers: tuple[JwtProviderSpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    # Key sets fetched for providers with remote JWKS (provider name -> JWKS JSON text): not
+    # stored, so they come from the control plane's fetcher, not from the store.
+    fetched_jwks: Mapping[str, str] = field(default_factory=dict)
     # Not used by translation; lets callers tell which store revision a snapshot came from.
     revision: int = field(default=0, compare=False)
 

@@ -6,10 +6,17 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.model import (
+    GatewayState,
+    JwtProviderSpec,
+    ListenerSpec,
+    RoleSpec,
+    RouteSpec,
+    ServiceSpec,
+)
 from controlplane.store.database import Database
 from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import Listener, Resource, Route, Service
+from controlplane.store.tables import JwtProvider, Listener, Resource, Role, Route, Service
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 
@@ -51,6 +58,8 @@ class StateLoader:
         self._listeners = _Table(ListenerSpec, Listener)
         self._services = _Table(ServiceSpec, Service)
         self._routes = _Table(RouteSpec, Route)
+        self._jwt_providers = _Table(JwtProviderSpec, JwtProvider)
+        self._roles = _Table(RoleSpec, Role)
         self._seen: int | None = None
         self._state: GatewayState | None = None
 
@@ -63,6 +72,8 @@ class StateLoader:
             listeners=self._listeners.catch_up(session, self._seen),
             services=self._services.catch_up(session, self._seen),
             routes=self._routes.catch_up(session, self._seen),
+            jwt_providers=self._jwt_providers.catch_up(session, self._seen),
+            roles=self._roles.catch_up(session, self._seen),
             revision=current,
         )
         self._seen = current

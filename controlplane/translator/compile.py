@@ -7,16 +7,25 @@ route among 10k only that route is compiled again. The output never depends on t
 """
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import extension_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
 from google.protobuf.message import Message
 
-from controlplane.model import GatewayState, ListenerSpec, RouteSpec, ServiceSpec
+from controlplane.model import (
+    AuthenticatedAuth,
+    GatewayState,
+    ListenerSpec,
+    RouteSpec,
+    ServiceSpec,
+)
+from controlplane.translator.auth_jwt import build_jwt_authn
+from controlplane.translator.auth_route import AuthContext, auth_context, per_filter_configs
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
 from controlplane.translator.route_policy import ServiceDefaults, route_policy, service_defaults
@@ -44,6 +53,8 @@ class GroupResources:
     endpoints: list[Serialized]
     listeners: list[Serialized]
     routes: list[Serialized]
+    # Filter configurations discovered over ECDS (jwt_authn).
+    extension_configs: list[Serialized] = field(default_factory=list)
 
     def decoded(self) -> dict[str, list[Any]]:
         """The resources as Envoy messages, for tests and debugging."""
@@ -52,6 +63,7 @@ class GroupResources:
             "endpoints": (endpoint_pb2.ClusterLoadAssignment, self.endpoints),
             "listeners": (listener_pb2.Listener, self.listeners),
             "routes": (route_pb2.RouteConfiguration, self.routes),
+            "extension_configs": (extension_pb2.TypedExtensionConfig, self.extension_configs),
         }
         return {
             kind: [message_type.FromString(item.payload) for item in items]
@@ -90,13 +102,18 @@ class Translator:
         self._routes: dict[int, _CompiledRoute] = {}
         # What compiled routes took from each service (timeouts, retries, hashing).
         self._defaults: dict[str, ServiceDefaults] = {}
+        # What compiled protected routes took from the declared providers and roles.
+        self._auth: AuthContext | None = None
         self._clusters = _Memo()
         self._endpoints = _Memo()
         self._listeners = _Memo()
 
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
-        routes_by_listener = self._compile_routes(state.routes, state.services)
+        auth = auth_context(state.jwt_providers, state.roles)
+        self._forget_protected_routes_if_changed(auth)
+        routes_by_listener = self._compile_routes(state.routes, state.services, auth)
+        jwt_authn = _jwt_authn(state)
 
         groups: dict[str, GroupResources] = {}
         for group in state.node_groups():
@@ -122,13 +139,14 @@ class Translator:
                     _route_configuration(listener, routes_by_listener.get(listener.name, []))
                     for listener in listeners
                 ],
+                extension_configs=[jwt_authn],
             )
         for memo in (self._clusters, self._endpoints, self._listeners):
             memo.forget_unused()
         return groups
 
     def _compile_routes(
-        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec]
+        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec], auth: AuthContext
     ) -> dict[str, list[_CompiledRoute]]:
         """Each listener's routes in order, compiling only those not compiled before."""
         defaults = {service.name: service_defaults(service) for service in services}
@@ -141,13 +159,24 @@ class Translator:
             if entry is None or entry.spec is not route:
                 entry = _CompiledRoute(
                     route,
-                    encode_route(route, route_policy(route, defaults)),
+                    encode_route(
+                        route, route_policy(route, defaults), per_filter_configs(route.auth, auth)
+                    ),
                     tuple(backend.service for backend in route.action.backends),
                 )
             compiled[id(route)] = entry
             by_listener.setdefault(route.listener, []).append(entry)
         self._routes = compiled
         return by_listener
+
+    def _forget_protected_routes_if_changed(self, auth: AuthContext) -> None:
+        if auth != self._auth and self._routes:
+            self._routes = {
+                key: entry
+                for key, entry in self._routes.items()
+                if not isinstance(entry.spec.auth, AuthenticatedAuth)
+            }
+        self._auth = auth
 
     def _forget_routes_of_changed_services(self, defaults: dict[str, ServiceDefaults]) -> None:
         changed = {name for name, taken in defaults.items() if self._defaults.get(name) != taken}
@@ -176,6 +205,11 @@ def _route_configuration(listener: ListenerSpec, routes: list[_CompiledRoute]) -
     name = route_config_name(listener)
     placed = [(route.spec.hosts, route.encoded) for route in routes]
     return Serialized(name, assemble_route_configuration(name, placed))
+
+
+def _jwt_authn(state: GatewayState) -> Serialized:
+    config = build_jwt_authn(state.jwt_providers, state.fetched_jwks)
+    return Serialized(config.name, serialize(config))
 
 
 def translate(state: GatewayState) -> dict[str, GroupResources]:

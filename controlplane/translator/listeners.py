@@ -13,6 +13,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 
 from controlplane.model import ListenerSpec
+from controlplane.translator.auth_filters import auth_http_filters, denial_replies
 from controlplane.translator.protos import ads_source, packed, socket_address
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -30,8 +31,10 @@ def build_listener(listener: ListenerSpec) -> Any:
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
         http_filters=[
-            hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=packed(router_pb2.Router()))
+            *auth_http_filters(),
+            hcm_pb2.HttpFilter(name=ROUTER_FILTER, typed_config=packed(router_pb2.Router())),
         ],
+        local_reply_config=denial_replies(),
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
     )
     return listener_pb2.Listener(

@@ -6,7 +6,7 @@ into that virtual host too, so "routes are tried in ascending order, the first m
 holds for every request whatever its host.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
@@ -24,9 +24,12 @@ def route_sort_key(route: RouteSpec) -> tuple[int, str]:
     return route.order, route.name
 
 
-def encode_route(route: RouteSpec, policy: RoutePolicy) -> bytes:
-    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host."""
-    return length_delimited(_ROUTES, serialize(build_route(route, policy)))
+def encode_route(
+    route: RouteSpec, policy: RoutePolicy, per_filter: Mapping[str, Any] | None = None
+) -> bytes:
+    """The route as a `VirtualHost.routes` entry, ready to splice into any virtual host.
+    `per_filter` is its per-route filter configuration (auth)."""
+    return length_delimited(_ROUTES, serialize(build_route(route, policy, per_filter)))
 
 
 def assemble_route_configuration(name: str, routes: Sequence[tuple[Sequence[str], bytes]]) -> bytes:
@@ -64,7 +67,9 @@ def host_covers(pattern: str, domain: str) -> bool:
     return False
 
 
-def build_route(route: RouteSpec, policy: RoutePolicy) -> Any:
+def build_route(
+    route: RouteSpec, policy: RoutePolicy, per_filter: Mapping[str, Any] | None = None
+) -> Any:
     # Nested dicts in one constructor call build upb messages about twice as fast as
     # assigning submessages field by field, which matters at 10k routes.
     backends = route.action.backends
@@ -75,7 +80,12 @@ def build_route(route: RouteSpec, policy: RoutePolicy) -> Any:
         action["weighted_clusters"] = {
             "clusters": [{"name": b.service, "weight": {"value": b.weight}} for b in backends]
         }
-    return rc_pb2.Route(name=route.name, match=match_fields(route.match), route=action)
+    return rc_pb2.Route(
+        name=route.name,
+        match=match_fields(route.match),
+        route=action,
+        typed_per_filter_config=per_filter or {},
+    )
 
 
 def match_fields(match: RouteMatch) -> dict[str, Any]:

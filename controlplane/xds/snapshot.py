@@ -22,6 +22,9 @@ CLUSTER = _PREFIX + "envoy.config.cluster.v3.Cluster"
 ENDPOINT = _PREFIX + "envoy.config.endpoint.v3.ClusterLoadAssignment"
 LISTENER = _PREFIX + "envoy.config.listener.v3.Listener"
 ROUTE = _PREFIX + "envoy.config.route.v3.RouteConfiguration"
+# ECDS: filter configurations listeners discover by name (jwt_authn), so that they change
+# without a listener change. Pushed after the stages below, like any other type.
+EXTENSION_CONFIG = _PREFIX + "envoy.config.core.v3.TypedExtensionConfig"
 # The project's own types (proto/), for the rate-limit and auth services.
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
@@ -145,6 +148,7 @@ class Snapshot:
                 ENDPOINT: group.endpoints,
                 LISTENER: group.listeners,
                 ROUTE: group.routes,
+                EXTENSION_CONFIG: group.extension_configs,
             },
             previous,
         )

@@ -65,7 +65,8 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
 
     `add` stores a new spec and `replace` a changed one, each after the kind's own checks
     (references, conflicts with other resources); `check_deletable` raises while something
-    still needs the resource. Each runs in the request's write transaction.
+    still needs the resource. Each runs in the request's write transaction. `check_outside`
+    runs before that transaction, for checks too slow to hold it (fetching from the network).
     """
 
     def __init__(
@@ -76,14 +77,18 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         add: Callable[[Session, SpecT], RowT],
         replace: Callable[[Session, RowT, SpecT], RowT],
         check_deletable: Callable[[Session, RowT], None] | None = None,
+        check_outside: Callable[[SpecT], None] | None = None,
     ) -> None:
         self.kind = kind
         self._repository = repository
         self._add = add
         self._replace = replace
         self._check_deletable = check_deletable
+        self._check_outside = check_outside
 
     def create(self, admin: AdminContext, spec: SpecT) -> ResourceT:
+        if self._check_outside is not None:
+            self._check_outside(spec)
         with admin.write() as session:
             if self._repository.get(session, spec.name) is not None:
                 raise Conflict(
@@ -110,6 +115,8 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         self, admin: AdminContext, name: str, spec: SpecT, if_match: str | None
     ) -> ResourceT:
         check_path_name(self.kind.singular, name, spec.name)
+        if self._check_outside is not None:
+            self._check_outside(spec)
         with admin.write() as session:
             row = self._existing(session, name)
             check_if_match(if_match, etag_for(row.id, row.version), required=True)
