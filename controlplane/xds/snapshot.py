@@ -36,6 +36,8 @@ POLICY_GROUP = "chaosgw.policy"
 PUSH_STAGES = ((CLUSTER, ENDPOINT), (LISTENER, ROUTE))
 PUSH_ORDER = tuple(type_url for stage in PUSH_STAGES for type_url in stage)
 STAGED_TYPES = frozenset(PUSH_ORDER)
+# Every type of a node group's snapshot.
+GROUP_TYPES = (*PUSH_ORDER, EXTENSION_CONFIG)
 _REMEMBERED_DIFFERENCES = 4
 _ANY_TYPE_URL = field_number(any_pb2.Any, "type_url")
 _ANY_VALUE = field_number(any_pb2.Any, "value")
@@ -155,7 +157,7 @@ class Snapshot:
 
     @classmethod
     def empty(cls) -> "Snapshot":
-        return cls({type_url: _empty(type_url) for type_url in PUSH_ORDER})
+        return cls({type_url: _empty(type_url) for type_url in GROUP_TYPES})
 
 
 def _pack(type_url: str, item: Serialized, previous: TypeSnapshot | None) -> Resource:

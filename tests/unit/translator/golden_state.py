@@ -5,14 +5,18 @@ service and a gRPC one; routes with exact, prefix and regex paths, methods, head
 matches, a weighted canary split, and hosts with leading and trailing wildcards. Services use
 every balancing policy and hash key, each kind of health check, outlier detection, circuit
 breakers with a retry budget, retries, idle timeouts and upstream TLS; one route overrides
-its service's retries.
+its service's retries. Two JWT providers (inline keys; remote keys found by OIDC discovery,
+as fetched) and three roles protect three routes with roles and permissions.
 """
 
+import json
 from pathlib import Path
 
 from controlplane.model import (
+    AuthenticatedAuth,
     Backend,
     CircuitBreakers,
+    ClaimNames,
     CookieHash,
     Endpoint,
     ForwardAction,
@@ -20,24 +24,31 @@ from controlplane.model import (
     HeaderHash,
     HeaderMatch,
     HealthCheck,
+    InlineJwks,
+    JwtCredential,
+    JwtProviderSpec,
     ListenerSpec,
     Maglev,
     OutlierDetection,
     PathMatch,
     QueryParamMatch,
+    RemoteJwks,
     Retries,
     RetryBudget,
     RingHash,
+    RoleSpec,
     RouteMatch,
     RouteSpec,
     ServiceSpec,
     SourceIpHash,
     SuccessRate,
     Timeouts,
+    TokenSources,
     UpstreamTls,
 )
 
 CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
+JWKS = json.loads((Path(__file__).parent / "golden_jwks.json").read_text())
 EDGE = "edge"
 BACKOFFICE = "backoffice"
 
@@ -130,6 +141,10 @@ ROUTES = (
         order=10,
         match=RouteMatch(path=PathMatch(type="exact", value="/v1/users/me"), methods=["GET"]),
         action=_forward(("users", 1)),
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players", "partners"])],
+            roles_any_of=["player", "gm"],
+        ),
     ),
     RouteSpec(
         name="users",
@@ -160,6 +175,10 @@ ROUTES = (
         match=RouteMatch(path=PathMatch(type="prefix", value="/v1/inventory")),
         action=_forward(("inventory", 95), ("inventory-canary", 5)),
         timeout_seconds=4,
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players"])],
+            permissions_any_of=["inventory.read"],
+        ),
     ),
     RouteSpec(
         name="items",
@@ -206,6 +225,11 @@ ROUTES = (
         order=10,
         match=RouteMatch(path=PathMatch(value="/admin/users"), methods=["GET", "DELETE"]),
         action=_forward(("users", 1)),
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players"])],
+            roles_any_of=["gm"],
+            permissions_all_of=["players.moderate", "payments.refund"],
+        ),
     ),
     RouteSpec(
         name="admin-catch-all",
@@ -216,5 +240,41 @@ ROUTES = (
 )
 
 
+JWT_PROVIDERS = (
+    JwtProviderSpec(
+        name="players",
+        issuer="https://login.chaos.example",
+        audiences=["chaos-world"],
+        algorithms=["RS256", "ES256"],
+        jwks=InlineJwks(document=JWKS),
+        claims=ClaimNames(roles="realm_access.roles", tier="tier"),
+        token_sources=TokenSources(cookies=["chaos_session"]),
+    ),
+    JwtProviderSpec(
+        name="partners",
+        issuer="https://partners.chaos.example",
+        audiences=["chaos-partners", "chaos-world"],
+        algorithms=["PS256", "RS256"],
+        jwks=RemoteJwks(oidc_discovery=True, refresh_seconds=60),
+        clock_skew_seconds=10,
+        token_sources=TokenSources(authorization_header=False, query_parameter="access_token"),
+    ),
+)
+ROLES = (
+    RoleSpec(name="player", permissions=["inventory.read", "chat.send"]),
+    RoleSpec(name="gm", permissions=["inventory.read", "players.moderate"]),
+    RoleSpec(name="admin", permissions=["players.moderate", "payments.refund"]),
+)
+
+
 def golden_state() -> GatewayState:
-    return GatewayState(listeners=LISTENERS, services=SERVICES, routes=ROUTES, revision=7)
+    return GatewayState(
+        listeners=LISTENERS,
+        services=SERVICES,
+        routes=ROUTES,
+        jwt_providers=JWT_PROVIDERS,
+        roles=ROLES,
+        # What the control plane fetched for the remote provider.
+        fetched_jwks={"partners": json.dumps(JWKS)},
+        revision=7,
+    )

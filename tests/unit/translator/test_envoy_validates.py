@@ -43,6 +43,7 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
     assert not assignments, f"load assignments without an EDS cluster: {sorted(assignments)}"
 
     route_configs = {config.name: config for config in decoded["routes"]}
+    discovered = {config.name: config.typed_config for config in decoded["extension_configs"]}
     for translated in decoded["listeners"]:
         listener = bootstrap.static_resources.listeners.add()
         listener.CopyFrom(translated)
@@ -52,6 +53,9 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
                 assert network_filter.typed_config.Unpack(manager)
                 assert manager.HasField("rds"), "routes must travel over RDS"
                 manager.route_config.CopyFrom(route_configs.pop(manager.rds.route_config_name))
+                for http_filter in manager.http_filters:
+                    if http_filter.HasField("config_discovery"):
+                        http_filter.typed_config.CopyFrom(discovered[http_filter.name])
                 network_filter.typed_config.Pack(manager)
     assert not route_configs, f"route configurations no listener uses: {sorted(route_configs)}"
     return bootstrap

@@ -2,6 +2,7 @@
 as compiling from scratch."""
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -40,9 +41,9 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     compiled: list[str] = []
     real = routes_module.encode_route
 
-    def counting(route: RouteSpec, policy: RoutePolicy) -> bytes:
+    def counting(route: RouteSpec, policy: RoutePolicy, per_filter: Any = None) -> bytes:
         compiled.append(route.name)
-        return real(route, policy)
+        return real(route, policy, per_filter)
 
     monkeypatch.setattr(compile_module, "encode_route", counting)
     state = golden_state()

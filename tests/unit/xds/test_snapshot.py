@@ -9,7 +9,15 @@ from pathlib import Path
 
 from controlplane.model import GatewayState
 from controlplane.translator import GroupResources, translate
-from controlplane.xds.snapshot import CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, Snapshot
+from controlplane.xds.snapshot import (
+    CLUSTER,
+    ENDPOINT,
+    GROUP_TYPES,
+    LISTENER,
+    PUSH_ORDER,
+    ROUTE,
+    Snapshot,
+)
 from tests.unit.translator.golden_state import EDGE, golden_state
 
 
@@ -25,7 +33,7 @@ def contents(snapshot: Snapshot) -> dict[str, dict[str, bytes]]:
 
 
 def type_versions(snapshot: Snapshot) -> dict[str, str]:
-    return {type_url: snapshot.of_type(type_url).version for type_url in PUSH_ORDER}
+    return {type_url: snapshot.of_type(type_url).version for type_url in GROUP_TYPES}
 
 
 def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
