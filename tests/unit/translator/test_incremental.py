@@ -58,7 +58,7 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     assert compiled == [first.name]
 
     compiled.clear()
-    translator.translate(GatewayState(state.listeners, state.services, state.routes))
+    translator.translate(replace(state))
     assert compiled == [first.name], "the route's earlier spec object was forgotten"
 
 

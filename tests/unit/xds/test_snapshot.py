@@ -49,7 +49,12 @@ def test_same_state_built_twice_gives_identical_versions_and_bytes() -> None:
 def test_order_of_the_declared_state_does_not_matter() -> None:
     state = golden_state()
     shuffled = GatewayState(
-        listeners=state.listeners[::-1], services=state.services[::-1], routes=state.routes[::-1]
+        listeners=state.listeners[::-1],
+        services=state.services[::-1],
+        routes=state.routes[::-1],
+        jwt_providers=state.jwt_providers[::-1],
+        roles=state.roles[::-1],
+        fetched_jwks=state.fetched_jwks,
     )
     expected = snapshots(state)
     actual = snapshots(shuffled)
