@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 
 from controlplane.model import (
-    GatewayState,
     PathMatch,
     Retries,
     RouteMatch,
