@@ -10,6 +10,7 @@ import grpc
 import uvicorn
 
 from controlplane.api.app import create_app
+from controlplane.jwks.cache import JwksCache
 from controlplane.logging import configure_logging
 from controlplane.settings import Settings
 from controlplane.store.database import Database
@@ -53,8 +54,14 @@ async def serve(settings: Settings) -> None:
         settings.ratelimit_timeout_seconds,
         settings.ratelimit_failure_mode_deny,
     )
+    # Remote key sets are fetched before a state with their provider is first published.
+    jwks = JwksCache(on_change=lambda: publisher.changed())
     publisher = SnapshotPublisher(
-        cache, store.load_state, store.revision, settings.revision_poll_seconds, ratelimit
+        cache,
+        lambda: jwks.attach(store.load_state()),
+        store.revision,
+        settings.revision_poll_seconds,
+        ratelimit,
     )
     # Envoys that connect at once must get the real config, not an empty one.
     await publisher.rebuild()
@@ -78,6 +85,7 @@ async def serve(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, api.handle_exit, signum, None)
     publishing = asyncio.create_task(publisher.run())
+    refreshing = asyncio.create_task(jwks.run())
     log.info(
         "control plane serving",
         extra={
@@ -90,7 +98,9 @@ async def serve(settings: Settings) -> None:
         await api.serve()  # returns once a signal has set `should_exit`
     finally:
         publishing.cancel()
+        refreshing.cancel()
         await xds.stop(grace=1.0)
+        jwks.close()
         database.dispose()
         log.info("control plane stopped")
 

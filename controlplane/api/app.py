@@ -10,11 +10,13 @@ from controlplane.api.access_log import AccessLogMiddleware
 from controlplane.api.certificates.endpoints import router as certificates_router
 from controlplane.api.context import AdminContext, ConfigPublisher
 from controlplane.api.errors import install_error_handlers, responses
+from controlplane.api.jwt_providers.endpoints import router as jwt_providers_router
 from controlplane.api.listeners.endpoints import router as listeners_router
 from controlplane.api.nodes.endpoints import router as nodes_router
 from controlplane.api.paths import API_PREFIX
 from controlplane.api.ratelimits.endpoints import router as ratelimits_router
 from controlplane.api.request_body import MAX_BODY_BYTES, JsonBodyMiddleware
+from controlplane.api.roles.endpoints import router as roles_router
 from controlplane.api.routes.endpoints import router as routes_router
 from controlplane.api.security import AdminAuthMiddleware, bearer_scheme
 from controlplane.api.services.endpoints import router as services_router
@@ -57,6 +59,12 @@ TAGS = [
         "gateway, some hosts or some routes. Global policies are decided by the rate-limit "
         "service, local ones by a token bucket in each Envoy.",
     },
+    {
+        "name": "jwt-providers",
+        "description": "Issuers of the JWTs callers present, and their keys. Envoy verifies "
+        "the tokens; the control plane fetches and refreshes remote key sets.",
+    },
+    {"name": "roles", "description": "Named sets of permissions that tokens grant."},
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
 ]
@@ -99,6 +107,8 @@ def create_app(
         routes_router,
         certificates_router,
         policies_router,
+        jwt_providers_router,
+        roles_router,
         nodes_router,
     )
     for router in domains:

@@ -4,6 +4,21 @@ The admin API validates requests into these specs, the store persists them, and 
 translator compiles a whole `GatewayState` into Envoy resources.
 """
 
+from controlplane.model.auth_providers import (
+    ClaimNames,
+    InlineJwks,
+    JwtProviderSpec,
+    RemoteJwks,
+    TokenSources,
+)
+from controlplane.model.auth_roles import RoleSpec
+from controlplane.model.auth_route import (
+    AuthenticatedAuth,
+    JwtCredential,
+    PublicAuth,
+    RouteAuth,
+    ServiceCredential,
+)
 from controlplane.model.balancing import CookieHash, HeaderHash, Maglev, RingHash, SourceIpHash
 from controlplane.model.health import (
     CircuitBreakers,
@@ -52,12 +67,14 @@ from controlplane.model.state import GatewayState
 from controlplane.model.tls import CertificateSpec, ListenerTls, UpstreamTls
 
 __all__ = [
+    "AuthenticatedAuth",
     "Backend",
     "Canary",
     "CanaryCookie",
     "CanaryHeader",
     "CertificateSpec",
     "CircuitBreakers",
+    "ClaimNames",
     "CookieHash",
     "DirectResponseAction",
     "Endpoint",
@@ -71,6 +88,9 @@ __all__ = [
     "HealthCheck",
     "HostRewrite",
     "HostsTarget",
+    "InlineJwks",
+    "JwtCredential",
+    "JwtProviderSpec",
     "Limit",
     "ListenerSpec",
     "ListenerTls",
@@ -80,22 +100,28 @@ __all__ = [
     "OutlierDetection",
     "PathMatch",
     "PathRewrite",
+    "PublicAuth",
     "QueryParamMatch",
     "RateLimitPolicySpec",
     "RedirectAction",
     "RegexRewrite",
+    "RemoteJwks",
     "Retries",
     "RetryBudget",
     "RingHash",
+    "RoleSpec",
     "Rollout",
     "RouteAction",
+    "RouteAuth",
     "RouteMatch",
     "RouteSpec",
     "RoutesTarget",
+    "ServiceCredential",
     "ServiceSpec",
     "SourceIpHash",
     "SuccessRate",
     "TierLimit",
     "Timeouts",
+    "TokenSources",
     "UpstreamTls",
 ]

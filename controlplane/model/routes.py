@@ -8,6 +8,7 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
+from controlplane.model.auth_route import PublicAuth, RouteAuth
 from controlplane.model.common import Name, Spec
 from controlplane.model.edge import ClientIps, CorsPolicy, CsrfPolicy, SecurityHeadersOverride
 from controlplane.model.path_templates import check_template
@@ -175,6 +176,9 @@ class RouteSpec(Spec):
         ge=1,
         le=1024 * 1024 * 1024,
         description="Larger request bodies get 413. The body is buffered before going upstream.",
+    )
+    auth: RouteAuth = Field(
+        default_factory=PublicAuth, discriminator="type", description="Who may call the route."
     )
 
     @model_validator(mode="after")

@@ -1,7 +1,10 @@
 """The whole declared state of the gateway: the translator's only input."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controlplane.model.auth_providers import JwtProviderSpec
+from controlplane.model.auth_roles import RoleSpec
 from controlplane.model.listeners import ListenerSpec
 from controlplane.model.ratelimits import RateLimitPolicySpec
 from controlplane.model.routes import RouteSpec
@@ -16,6 +19,11 @@ class GatewayState:
     routes: tuple[RouteSpec, ...] = ()
     certificates: tuple[CertificateSpec, ...] = ()
     rate_limit_policies: tuple[RateLimitPolicySpec, ...] = ()
+    jwt_providers: tuple[JwtProviderSpec, ...] = ()
+    roles: tuple[RoleSpec, ...] = ()
+    # Key sets fetched for providers with remote JWKS (provider name -> JWKS JSON text): not
+    # stored, so they come from the control plane's fetcher, not from the store.
+    fetched_jwks: Mapping[str, str] = field(default_factory=dict)
     # Not used by translation; lets callers tell which store revision a snapshot came from.
     revision: int = field(default=0, compare=False)
 

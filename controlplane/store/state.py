@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from controlplane.model import (
     CertificateSpec,
     GatewayState,
+    JwtProviderSpec,
     ListenerSpec,
     RateLimitPolicySpec,
+    RoleSpec,
     RouteSpec,
     ServiceSpec,
 )
@@ -18,9 +20,11 @@ from controlplane.store.database import Database
 from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import (
     Certificate,
+    JwtProvider,
     Listener,
     RateLimitPolicy,
     Resource,
+    Role,
     Route,
     Service,
 )
@@ -67,6 +71,8 @@ class StateLoader:
         self._routes = _Table(RouteSpec, Route)
         self._certificates = _Table(CertificateSpec, Certificate)
         self._policies = _Table(RateLimitPolicySpec, RateLimitPolicy)
+        self._jwt_providers = _Table(JwtProviderSpec, JwtProvider)
+        self._roles = _Table(RoleSpec, Role)
         self._seen: int | None = None
         self._state: GatewayState | None = None
 
@@ -81,6 +87,8 @@ class StateLoader:
             routes=self._routes.catch_up(session, self._seen),
             certificates=self._certificates.catch_up(session, self._seen),
             rate_limit_policies=self._policies.catch_up(session, self._seen),
+            jwt_providers=self._jwt_providers.catch_up(session, self._seen),
+            roles=self._roles.catch_up(session, self._seen),
             revision=current,
         )
         self._seen = current

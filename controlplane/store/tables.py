@@ -167,6 +167,36 @@ policy_route_refs = Table(
 )
 
 
+class JwtProvider(Resource, Base):
+    __tablename__ = "jwt_providers"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+class Role(Resource, Base):
+    __tablename__ = "roles"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+# What a route's auth names. RESTRICT: a provider or role that routes rely on cannot go.
+route_jwt_provider_refs = Table(
+    "route_jwt_provider_refs",
+    Base.metadata,
+    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "jwt_provider_id",
+        ForeignKey("jwt_providers.id", ondelete="RESTRICT"),
+        primary_key=True,
+        index=True,
+    ),
+)
+route_role_refs = Table(
+    "route_role_refs",
+    Base.metadata,
+    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="RESTRICT"), primary_key=True, index=True),
+)
+
+
 class Revision(Base):
     """A single row counting every committed write, so other processes can poll for changes."""
 

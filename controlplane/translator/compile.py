@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from envoy.config.cluster.v3 import cluster_pb2
+from envoy.config.core.v3 import extension_pb2
 from envoy.config.endpoint.v3 import endpoint_pb2
 from envoy.config.listener.v3 import listener_pb2
 from envoy.config.route.v3 import route_pb2
@@ -19,6 +20,7 @@ from envoy.service.runtime.v3 import rtds_pb2
 from google.protobuf.message import Message
 
 from controlplane.model import (
+    AuthenticatedAuth,
     CertificateSpec,
     ForwardAction,
     GatewayState,
@@ -27,6 +29,8 @@ from controlplane.model import (
     ServiceSpec,
 )
 from controlplane.translator import ratelimits
+from controlplane.translator.auth_jwt import build_jwt_authn
+from controlplane.translator.auth_route import AuthContext, auth_context, per_filter_configs
 from controlplane.translator.clusters import build_cluster, build_load_assignment
 from controlplane.translator.listeners import build_listener, route_config_name
 from controlplane.translator.policies import listener_route_config_fields
@@ -60,10 +64,12 @@ class GroupResources:
     # Always the one runtime layer (RTDS): Envoy waits for it before asking for clusters.
     runtime: list[Serialized]
     secrets: list[Serialized]
+    # Filter configurations discovered over ECDS (jwt_authn).
+    extension_configs: list[Serialized]
 
     @classmethod
     def empty(cls) -> "GroupResources":
-        return cls([], [], [], [], [Serialized(RUNTIME_LAYER, runtime_layer(()))], [])
+        return cls([], [], [], [], [Serialized(RUNTIME_LAYER, runtime_layer(()))], [], [])
 
     def decoded(self) -> dict[str, list[Any]]:
         """The resources as Envoy messages, for tests and debugging."""
@@ -74,6 +80,7 @@ class GroupResources:
             "routes": (route_pb2.RouteConfiguration, self.routes),
             "runtime": (rtds_pb2.Runtime, self.runtime),
             "secrets": (secret_pb2.Secret, self.secrets),
+            "extension_configs": (extension_pb2.TypedExtensionConfig, self.extension_configs),
         }
         return {
             kind: [message_type.FromString(item.payload) for item in items]
@@ -125,6 +132,8 @@ class Translator:
         self._routes: dict[int, _CompiledRoute] = {}
         # What compiled routes took from each service (timeouts, retries, hashing).
         self._defaults: dict[str, ServiceDefaults] = {}
+        # What compiled protected routes took from the declared providers and roles.
+        self._auth: AuthContext | None = None
         self._clusters = _Memo()
         self._endpoints = _Memo()
         self._listeners = _Memo()
@@ -133,7 +142,10 @@ class Translator:
     def translate(self, state: GatewayState) -> dict[str, GroupResources]:
         services = {service.name: service for service in state.services}
         plan = ratelimits.plan(state.rate_limit_policies, self._ratelimit)
-        routes_by_listener = self._compile_routes(state.routes, state.services, plan)
+        auth = auth_context(state.jwt_providers, state.roles)
+        self._forget_protected_routes_if_changed(auth)
+        routes_by_listener = self._compile_routes(state.routes, state.services, plan, auth)
+        jwt_authn = _jwt_authn(state)
         certificates = {certificate.name: certificate for certificate in state.certificates}
 
         groups: dict[str, GroupResources] = {}
@@ -178,13 +190,18 @@ class Translator:
                 ],
                 runtime=[Serialized(RUNTIME_LAYER, runtime_layer(rollouts))],
                 secrets=[self._secret(certificates[name]) for name in presented],
+                extension_configs=[jwt_authn],
             )
         for memo in (self._clusters, self._endpoints, self._listeners, self._secrets):
             memo.forget_unused()
         return groups
 
     def _compile_routes(
-        self, routes: Iterable[RouteSpec], services: Iterable[ServiceSpec], plan: RateLimitPlan
+        self,
+        routes: Iterable[RouteSpec],
+        services: Iterable[ServiceSpec],
+        plan: RateLimitPlan,
+        auth: AuthContext,
     ) -> dict[str, list[_CompiledRoute]]:
         """Each listener's routes in order, compiling only those not compiled before."""
         defaults = {service.name: service_defaults(service) for service in services}
@@ -200,7 +217,12 @@ class Translator:
             if entry is None or entry.spec is not route or entry.limits != limits:
                 entry = _CompiledRoute(
                     route,
-                    encode_route(route, route_policy(route, defaults), limits),
+                    encode_route(
+                        route,
+                        route_policy(route, defaults),
+                        limits,
+                        per_filter_configs(route.auth, auth),
+                    ),
                     tuple(route.action.services()),
                     isinstance(route.action, ForwardAction) and route.action.rollout is not None,
                     limits,
@@ -209,6 +231,15 @@ class Translator:
             by_listener.setdefault(route.listener, []).append(entry)
         self._routes = compiled
         return by_listener
+
+    def _forget_protected_routes_if_changed(self, auth: AuthContext) -> None:
+        if auth != self._auth and self._routes:
+            self._routes = {
+                key: entry
+                for key, entry in self._routes.items()
+                if not isinstance(entry.spec.auth, AuthenticatedAuth)
+            }
+        self._auth = auth
 
     def _forget_routes_of_changed_services(self, defaults: dict[str, ServiceDefaults]) -> None:
         changed = {name for name, taken in defaults.items() if self._defaults.get(name) != taken}
@@ -253,6 +284,11 @@ def _route_configuration(
         configuration_fields=plan.configuration_fields,
     )
     return Serialized(name, config)
+
+
+def _jwt_authn(state: GatewayState) -> Serialized:
+    config = build_jwt_authn(state.jwt_providers, state.fetched_jwks)
+    return Serialized(config.name, serialize(config))
 
 
 def translate(

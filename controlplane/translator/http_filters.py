@@ -30,6 +30,7 @@ from google.protobuf.message import Message
 from controlplane.model import ListenerSpec
 from controlplane.model.edge import Algorithm, Compression
 from controlplane.translator import ratelimits
+from controlplane.translator.auth_filters import auth_http_filters
 from controlplane.translator.protos import packed
 from controlplane.translator.ratelimits import RateLimitService
 
@@ -75,6 +76,9 @@ def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> 
     ]
     if listener.grpc_web:
         filters.append(_filter(GRPC_WEB, grpc_web_pb2.GrpcWeb()))
+    # Identity first (strip what clients claim, verify tokens, check roles), so the rate limiter
+    # counts verified players only.
+    filters += auth_http_filters()
     if ratelimit is not None:
         filters.append(ratelimits.global_filter(ratelimit))
     filters += [

@@ -28,5 +28,7 @@ def duration_fields(seconds: float) -> dict[str, int]:
 
 def packed(message: Message) -> any_pb2.Any:
     holder = any_pb2.Any()
-    holder.Pack(message)
+    # Deterministic: a packed message with a map (RBAC policies, a JSON body) must give the
+    # same bytes in every process, or versions would differ between replicas.
+    holder.Pack(message, deterministic=True)
     return holder

@@ -29,10 +29,16 @@ _ROUTES = field_number(rc_pb2.VirtualHost, "routes")
 URI_TEMPLATE_MATCHER = "envoy.path.match.uri_template.uri_template_matcher"
 
 
-def encode_route(route: RouteSpec, policy: RoutePolicy | None, extra: bytes = b"") -> bytes:
+def encode_route(
+    route: RouteSpec,
+    policy: RoutePolicy | None,
+    extra: bytes = b"",
+    per_filter: Mapping[str, Any] | None = None,
+) -> bytes:
     """The route's Envoy routes as `VirtualHost.routes` entries, ready to splice into any
-    virtual host; `extra`: encoded `Route` fields merged into each (its rate limits)."""
-    base = build_route(route, policy)
+    virtual host; `extra`: encoded `Route` fields merged into each (its rate limits);
+    `per_filter`: its per-route filter configuration (auth)."""
+    base = build_route(route, policy, per_filter)
     return b"".join(
         length_delimited(_ROUTES, serialize(entry) + extra)
         for entry in (*variants(route, base), base)
@@ -85,11 +91,19 @@ def assemble_route_configuration(
     return b"".join(parts)
 
 
-def build_route(route: RouteSpec, policy: RoutePolicy | None) -> Any:
+def build_route(
+    route: RouteSpec, policy: RoutePolicy | None, per_filter: Mapping[str, Any] | None = None
+) -> Any:
     # Nested dicts in one constructor call build upb messages about twice as fast as
     # assigning submessages field by field, which matters at 10k routes.
     fields = action_fields(route, policy)
-    for key, value in route_policy_fields(route).items():
+    policies = route_policy_fields(route)
+    if per_filter:
+        policies["typed_per_filter_config"] = {
+            **policies.get("typed_per_filter_config", {}),
+            **per_filter,
+        }
+    for key, value in policies.items():
         # Both may add response headers (a direct response's content type, the route's own).
         fields[key] = [*fields[key], *value] if key in fields else value
     return rc_pb2.Route(name=route.name, match=match_fields(route.match), **fields)

@@ -28,6 +28,9 @@ RUNTIME = _PREFIX + "envoy.service.runtime.v3.Runtime"
 # being outside the stages, they go right after listeners and routes in the same push, and a
 # new listener warms until its secrets arrive. A rotation changes only the secret.
 SECRET = _PREFIX + "envoy.extensions.transport_sockets.tls.v3.Secret"
+# ECDS: filter configurations listeners discover by name (jwt_authn), so that they change
+# without a listener change. Pushed after the stages below, like any other type.
+EXTENSION_CONFIG = _PREFIX + "envoy.config.core.v3.TypedExtensionConfig"
 # The project's own types (proto/), for the rate-limit and auth services.
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
@@ -153,6 +156,7 @@ class Snapshot:
                 ROUTE: group.routes,
                 RUNTIME: group.runtime,
                 SECRET: group.secrets,
+                EXTENSION_CONFIG: group.extension_configs,
             },
             previous,
         )

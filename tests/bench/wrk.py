@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -57,7 +58,9 @@ def parse_report(output: str) -> dict[str, int]:
     raise LoadError(f"wrk printed no report; its output:\n{output[-2000:]}")
 
 
-async def run_wrk(url: str, settings: WrkSettings) -> WrkResult:
+async def run_wrk(
+    url: str, settings: WrkSettings, headers: Mapping[str, str] | None = None
+) -> WrkResult:
     host = urlsplit(url).hostname or ""
     if not host.startswith("127."):
         raise LoadError(f"load goes to loopback addresses only, not {url}")
@@ -68,6 +71,7 @@ async def run_wrk(url: str, settings: WrkSettings) -> WrkResult:
         f"--duration={settings.duration_seconds}s",
         "--timeout=5s",
         f"--script={REPORT_SCRIPT}",
+        *(f"--header={name}: {value}" for name, value in (headers or {}).items()),
         url,
     ]
     if settings.cpus and shutil.which("taskset"):

@@ -19,10 +19,13 @@ from tests.integration.harness import (
     wait_until,
 )
 from tests.integration.ratelimit_stub import REFUSED_HEADERS, RateLimitStub
+from tests.support.jwt_issuer import SigningKey, claims_for
 
 pytestmark = pytest.mark.integration
 
 LISTENER_MODIFIED = "listener_manager.listener_modified"
+ISSUER = "https://id.chaos.example"
+AUDIENCE = "chaos-world"
 
 
 class _RateLimitedControlPlane(ControlPlane):
@@ -80,12 +83,35 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     )
     items = upstream("items")
     admin.create("services", service_spec("items", items.port))
-    admin.create("routes", route_spec("items", "public", "/items", {"items": 1}))
+    # Players are who `jwt_authn` verified: the identity headers the rate limiter counts are
+    # written by the gateway from the token (a client's own copies are stripped).
+    key = SigningKey("k1")
+    admin.create(
+        "jwt-providers",
+        {
+            "name": "idp",
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "algorithms": ["RS256"],
+            "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
+            "claims": {"tier": "tier"},
+        },
+    )
+    items_route = route_spec("items", "public", "/items", {"items": 1})
+    items_route["auth"] = {
+        "type": "authenticated",
+        "credentials": [{"kind": "jwt", "providers": ["idp"]}],
+    }
+    admin.create("routes", items_route)
+
+    def bearer(player: str, **claims: str) -> str:
+        return f"Bearer {key.sign(claims_for(ISSUER, AUDIENCE, player, **claims))}"
+
     admin.create("routes", route_spec("guarded", "public", "/guarded", {"items": 1}))
     proxy = envoy()
     wait_until(lambda: port_accepts(port), timeout=5.0, description="Envoy listener 'public'")
     url = f"http://127.0.0.1:{port}"
-    wait_for_response(client, f"{url}/items", alive=[proxy.process])
+    wait_for_response(client, f"{url}/guarded", alive=[proxy.process])
     modified = proxy.stat(LISTENER_MODIFIED)
 
     admin.create(
@@ -99,7 +125,9 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     )
     admin.create("rate-limit-policies", policy("per-ip", {"type": "gateway"}, counted_by=["ip"]))
     identity = {
-        "x-chaosgw-player-id": "p1",
+        "authorization": bearer("p1"),
+        # Stripped before anyone reads it: the token says who the player is.
+        "x-chaosgw-player-id": "p-forged",
         "x-forwarded-for": "198.51.100.9, 203.0.113.7",
         "x-client": "ios",
     }
@@ -137,11 +165,12 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     assert len(descriptors) == 2
 
     stub.clear()
-    call_with({**identity, "x-chaosgw-tier": "gold"}, (*expected, ("tier", "gold")), per_ip)
+    gold = {**identity, "authorization": bearer("p1", tier="gold")}
+    call_with(gold, (*expected, ("tier", "gold")), per_ip)
 
     # A request without a player id is not limited by the per-player policy.
     stub.clear()
-    response = client.get(f"{url}/items", headers={"x-forwarded-for": "203.0.113.8"})
+    response = client.get(f"{url}/guarded", headers={"x-forwarded-for": "203.0.113.8"})
     assert response.status_code == 200
     _, descriptors = stub.wait_for(
         "the anonymous request", sent((("policy", "per-ip"), ("remote_address", "203.0.113.8")))
@@ -153,7 +182,7 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     assert admitted.status_code == 200
     assert admitted.headers["ratelimit-remaining"] == "4"
     stub.refuse.add(("player", "blocked"))
-    refused = client.get(f"{url}/items", headers={**identity, "x-chaosgw-player-id": "blocked"})
+    refused = client.get(f"{url}/items", headers={**identity, "authorization": bearer("blocked")})
     assert refused.status_code == 429
     for header, value in REFUSED_HEADERS.items():
         assert refused.headers[header] == value

@@ -67,7 +67,8 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
     (references, conflicts with other resources); `check_deletable` raises while something
     still needs the resource. Each runs in the request's write transaction. `describe`, when
     given, renders a single resource (create, read, replace answers) with what the kind adds,
-    such as warnings; list pages use the stored fields only.
+    such as warnings; list pages use the stored fields only. `check_outside` runs before that
+    transaction, for checks too slow to hold it (fetching from the network).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         replace: Callable[[Session, RowT, SpecT], RowT],
         check_deletable: Callable[[Session, RowT], None] | None = None,
         describe: Callable[[Session, RowT], ResourceT] | None = None,
+        check_outside: Callable[[SpecT], None] | None = None,
     ) -> None:
         self.kind = kind
         self._repository = repository
@@ -86,8 +88,11 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         self._replace = replace
         self._check_deletable = check_deletable
         self._describe = describe
+        self._check_outside = check_outside
 
     def create(self, admin: AdminContext, spec: SpecT) -> ResourceT:
+        if self._check_outside is not None:
+            self._check_outside(spec)
         with admin.write() as session:
             if self._repository.get(session, spec.name) is not None:
                 raise Conflict(
@@ -114,6 +119,8 @@ class ResourceService(Generic[SpecT, RowT, ResourceT, PageT]):
         self, admin: AdminContext, name: str, spec: SpecT, if_match: str | None
     ) -> ResourceT:
         check_path_name(self.kind.singular, name, spec.name)
+        if self._check_outside is not None:
+            self._check_outside(spec)
         with admin.write() as session:
             row = self.existing(session, name)
             check_if_match(if_match, etag_for(row.id, row.version), required=True)

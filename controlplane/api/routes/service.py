@@ -1,29 +1,38 @@
-"""Route rules: unique names, and the listener and every service a route names must exist."""
+"""Route rules: unique names, and the listener, every service and everything its auth names
+must exist."""
 
 from sqlalchemy.orm import Session
 
 from controlplane.api.crud.service import ResourceKind, ResourceService
 from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
 from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
+from controlplane.api.routes.auth import auth_references, check_native, link
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
 from controlplane.store.repositories import listeners, routes, services
-from controlplane.store.tables import Listener, Route, Service
+from controlplane.store.tables import JwtProvider, Listener, Role, Route, Service
 
 
 def _add(session: Session, spec: RouteSpec) -> Route:
-    listener, targets = _references(session, spec)
-    return routes.add(session, spec, listener, targets)
+    listener, targets, providers, required_roles = _references(session, spec)
+    row = routes.add(session, spec, listener, targets)
+    link(session, row, providers, required_roles)
+    return row
 
 
 def replace(session: Session, row: Route, spec: RouteSpec) -> Route:
-    listener, targets = _references(session, spec)
-    return routes.replace(session, row, spec, listener, targets)
+    listener, targets, providers, required_roles = _references(session, spec)
+    routes.replace(session, row, spec, listener, targets)
+    link(session, row, providers, required_roles)
+    return row
 
 
-def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Service]]:
-    """The listener and services the route names; 422 listing every one that is missing."""
+def _references(
+    session: Session, spec: RouteSpec
+) -> tuple[Listener, list[Service], list[JwtProvider], list[Role]]:
+    """The rows the route names; 422 listing every one that is missing."""
+    check_native(spec)
     missing: list[ErrorDetail] = []
     listener = listeners.get(session, spec.listener)
     if listener is None:
@@ -46,13 +55,15 @@ def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Servi
                     type="unknown_service",
                 )
             )
+    auth_missing, providers, required_roles = auth_references(session, spec)
+    missing.extend(auth_missing)
     if listener is None or missing:
         raise InvalidReference(
             f"route {spec.name!r} refers to what does not exist: "
             + "; ".join(detail.message for detail in missing),
             details=missing,
         )
-    return listener, [found[name] for name in sorted(found)]
+    return listener, [found[name] for name in sorted(found)], providers, required_roles
 
 
 def _check_unnamed(session: Session, row: Route) -> None:

@@ -1,6 +1,7 @@
 """The scenarios, one module each. A new one is a module here and a line in `scenarios()`."""
 
 from tests.bench.core import Scenario
+from tests.bench.scenarios.jwt_rbac import JwtRbac
 from tests.bench.scenarios.memory import Memory
 from tests.bench.scenarios.propagation import Propagation
 from tests.bench.scenarios.route_change import RouteChange
@@ -13,6 +14,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
     if smoke:
         return [
             Routed(smoke=True),
+            JwtRbac(smoke=True),
             Translate(1_000, 200, repeats=2),
             RouteChange(1_000, 200, repeats=3),
             Propagation(100, writes=3),
@@ -20,6 +22,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         ]
     return [
         Routed(smoke=False),
+        JwtRbac(smoke=False),
         Translate(1_000, 200, repeats=5),
         Translate(10_000, 2_000, repeats=5),
         RouteChange(10_000, 2_000, repeats=5),

@@ -11,20 +11,24 @@ mirroring, rewrites, redirects, direct responses, WebSocket options.
 The public listener terminates TLS with a certificate over SDS and uses every edge
 policy; the routes override them.
 Rate-limit policies of every kind of attachment and counting, global and local, with a
-rate-limit service.
+rate-limit service. Two JWT providers (inline keys; remote keys found by OIDC discovery,
+as fetched) and three roles protect three routes with roles and permissions.
 """
 
+import json
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from controlplane.model import (
+    AuthenticatedAuth,
     Backend,
     Canary,
     CanaryCookie,
     CanaryHeader,
     CertificateSpec,
     CircuitBreakers,
+    ClaimNames,
     CookieHash,
     DirectResponseAction,
     Endpoint,
@@ -38,6 +42,9 @@ from controlplane.model import (
     HealthCheck,
     HostRewrite,
     HostsTarget,
+    InlineJwks,
+    JwtCredential,
+    JwtProviderSpec,
     Limit,
     ListenerSpec,
     ListenerTls,
@@ -51,9 +58,11 @@ from controlplane.model import (
     RateLimitPolicySpec,
     RedirectAction,
     RegexRewrite,
+    RemoteJwks,
     Retries,
     RetryBudget,
     RingHash,
+    RoleSpec,
     Rollout,
     RouteMatch,
     RouteSpec,
@@ -63,6 +72,7 @@ from controlplane.model import (
     SuccessRate,
     TierLimit,
     Timeouts,
+    TokenSources,
     UpstreamTls,
 )
 from controlplane.model.edge import (
@@ -85,6 +95,7 @@ from controlplane.model.transforms import (
 from controlplane.translator import RateLimitService
 
 CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
+JWKS = json.loads((Path(__file__).parent / "golden_jwks.json").read_text())
 EDGE = "edge"
 BACKOFFICE = "backoffice"
 
@@ -246,6 +257,10 @@ ROUTES = (
         compression=False,
         client_ips=ClientIps(deny=["192.0.2.0/24"]),
         max_body_bytes=65536,
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players", "partners"])],
+            roles_any_of=["player", "gm"],
+        ),
     ),
     RouteSpec(
         name="users",
@@ -276,6 +291,10 @@ ROUTES = (
         match=RouteMatch(path=PathMatch(type="prefix", value="/v1/inventory")),
         action=_forward(("inventory", 95), ("inventory-canary", 5)),
         timeout_seconds=4,
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players"])],
+            permissions_any_of=["inventory.read"],
+        ),
     ),
     RouteSpec(
         name="items",
@@ -417,6 +436,11 @@ ROUTES = (
         action=_forward(("users", 1)),
         compression=True,
         security_headers=SecurityHeadersOverride(enabled=False),
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players"])],
+            roles_any_of=["gm"],
+            permissions_all_of=["players.moderate", "payments.refund"],
+        ),
     ),
     RouteSpec(
         name="admin-catch-all",
@@ -497,6 +521,33 @@ POLICIES = (
 RATELIMIT = RateLimitService((("10.8.0.1", 8081), ("10.8.0.2", 8081)), 0.05, False)
 
 
+JWT_PROVIDERS = (
+    JwtProviderSpec(
+        name="players",
+        issuer="https://login.chaos.example",
+        audiences=["chaos-world"],
+        algorithms=["RS256", "ES256"],
+        jwks=InlineJwks(document=JWKS),
+        claims=ClaimNames(roles="realm_access.roles", tier="tier"),
+        token_sources=TokenSources(cookies=["chaos_session"]),
+    ),
+    JwtProviderSpec(
+        name="partners",
+        issuer="https://partners.chaos.example",
+        audiences=["chaos-partners", "chaos-world"],
+        algorithms=["PS256", "RS256"],
+        jwks=RemoteJwks(oidc_discovery=True, refresh_seconds=60),
+        clock_skew_seconds=10,
+        token_sources=TokenSources(authorization_header=False, query_parameter="access_token"),
+    ),
+)
+ROLES = (
+    RoleSpec(name="player", permissions=["inventory.read", "chat.send"]),
+    RoleSpec(name="gm", permissions=["inventory.read", "players.moderate"]),
+    RoleSpec(name="admin", permissions=["players.moderate", "payments.refund"]),
+)
+
+
 def golden_state() -> GatewayState:
     return GatewayState(
         listeners=LISTENERS,
@@ -504,5 +555,9 @@ def golden_state() -> GatewayState:
         routes=ROUTES,
         certificates=CERTIFICATES,
         rate_limit_policies=POLICIES,
+        jwt_providers=JWT_PROVIDERS,
+        roles=ROLES,
+        # What the control plane fetched for the remote provider.
+        fetched_jwks={"partners": json.dumps(JWKS)},
         revision=7,
     )

@@ -55,6 +55,7 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
 
     bootstrap.static_resources.secrets.extend(decoded["secrets"])
     route_configs = {config.name: config for config in decoded["routes"]}
+    discovered = {config.name: config.typed_config for config in decoded["extension_configs"]}
     for translated in decoded["listeners"]:
         listener = bootstrap.static_resources.listeners.add()
         listener.CopyFrom(translated)
@@ -64,6 +65,9 @@ def static_bootstrap(group: str, resources: GroupResources) -> Any:
                 assert network_filter.typed_config.Unpack(manager)
                 assert manager.HasField("rds"), "routes must travel over RDS"
                 manager.route_config.CopyFrom(route_configs.pop(manager.rds.route_config_name))
+                for http_filter in manager.http_filters:
+                    if http_filter.HasField("config_discovery"):
+                        http_filter.typed_config.CopyFrom(discovered[http_filter.name])
                 network_filter.typed_config.Pack(manager)
             if chain.HasField("transport_socket"):
                 # A secret config without a source names a static secret.

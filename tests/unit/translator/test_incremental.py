@@ -2,11 +2,11 @@
 as compiling from scratch."""
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from controlplane.model import (
-    GatewayState,
     Limit,
     PathMatch,
     Retries,
@@ -49,9 +49,11 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     compiled: list[str] = []
     real = routes_module.encode_route
 
-    def counting(route: RouteSpec, policy: RoutePolicy | None, extra: bytes = b"") -> bytes:
+    def counting(
+        route: RouteSpec, policy: RoutePolicy | None, extra: bytes = b"", per_filter: Any = None
+    ) -> bytes:
         compiled.append(route.name)
-        return real(route, policy, extra)
+        return real(route, policy, extra, per_filter)
 
     monkeypatch.setattr(compile_module, "encode_route", counting)
     state = golden_state()
@@ -66,15 +68,7 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
     assert compiled == [first.name]
 
     compiled.clear()
-    translator.translate(
-        GatewayState(
-            state.listeners,
-            state.services,
-            state.routes,
-            certificates=state.certificates,
-            rate_limit_policies=state.rate_limit_policies,
-        )
-    )
+    translator.translate(replace(state))
     assert compiled == [first.name], "the route's earlier spec object was forgotten"
 
     compiled.clear()

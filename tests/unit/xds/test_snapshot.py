@@ -54,6 +54,9 @@ def test_order_of_the_declared_state_does_not_matter() -> None:
         routes=state.routes[::-1],
         certificates=state.certificates[::-1],
         rate_limit_policies=state.rate_limit_policies[::-1],
+        jwt_providers=state.jwt_providers[::-1],
+        roles=state.roles[::-1],
+        fetched_jwks=state.fetched_jwks,
     )
     expected = snapshots(state)
     actual = snapshots(shuffled)

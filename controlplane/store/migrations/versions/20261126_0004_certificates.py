@@ -3,8 +3,8 @@
 The private key is kept in the spec as it was given (not encrypted): whoever can read the
 database can read the keys.
 
-Revision ID: 0004_certificates
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Created: 2026-11-26
 """
 

@@ -1,0 +1,1 @@
+"""JWT providers: who issues the tokens callers present, and where their keys are."""

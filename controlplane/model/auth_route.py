@@ -1,0 +1,65 @@
+"""Who may call a route: anybody, or callers with given credentials, roles and permissions.
+
+Envoy checks JWTs and roles by itself. The other credential kinds need the auth service
+(API keys, sessions, OAuth2 introspection); they can be named already, and a route that needs
+them is refused until that service exists rather than served unprotected.
+"""
+
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
+
+from controlplane.model.auth_roles import Permission
+from controlplane.model.common import Name, Spec
+
+# Checked by Envoy itself; the others by the auth service.
+NATIVE_CREDENTIALS = frozenset({"jwt"})
+
+
+class JwtCredential(Spec):
+    kind: Literal["jwt"] = "jwt"
+    providers: list[Name] = Field(
+        min_length=1, max_length=16, description="JWT providers whose tokens are accepted."
+    )
+
+
+class ServiceCredential(Spec):
+    """A credential only the auth service can check."""
+
+    kind: Literal["api_key", "session", "oauth2_introspection"]
+
+
+class PublicAuth(Spec):
+    type: Literal["public"] = "public"
+
+
+class AuthenticatedAuth(Spec):
+    type: Literal["authenticated"] = "authenticated"
+    credentials: list[JwtCredential | ServiceCredential] = Field(min_length=1, max_length=4)
+    roles_any_of: list[Name] = Field(
+        default_factory=list, max_length=64, description="The caller holds one of these roles."
+    )
+    permissions_any_of: list[Permission] = Field(default_factory=list, max_length=64)
+    permissions_all_of: list[Permission] = Field(default_factory=list, max_length=64)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        kinds = [credential.kind for credential in self.credentials]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("credentials lists a kind twice")
+        for field in ("roles_any_of", "permissions_any_of", "permissions_all_of"):
+            values = getattr(self, field)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{field} lists a value twice")
+        return self
+
+    def jwt_providers(self) -> list[str]:
+        return [
+            name
+            for credential in self.credentials
+            if isinstance(credential, JwtCredential)
+            for name in credential.providers
+        ]
+
+
+RouteAuth = PublicAuth | AuthenticatedAuth

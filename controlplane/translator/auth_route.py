@@ -1,0 +1,100 @@
+"""A route's `auth` becomes its per-route configuration of the `jwt_authn` and `rbac` filters.
+
+A protected route requires a valid token of any provider (`jwt_authn`: 401 otherwise), then
+its RBAC policy (403 otherwise) requires a payload verified by one of the route's providers
+whose roles claim holds the roles asked for. A required permission is compiled into the roles
+that grant it, from the declared roles: changing a role's permissions recompiles the routes
+and pushes them over RDS.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from envoy.config.rbac.v3 import rbac_pb2 as rbac_config_pb2
+from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
+
+from controlplane.model import AuthenticatedAuth, JwtProviderSpec, RoleSpec, RouteAuth
+from controlplane.translator.auth_filters import (
+    JWT_FILTER,
+    JWT_METADATA_NAMESPACE,
+    RBAC_FILTER,
+    jwt_per_route,
+)
+from controlplane.translator.auth_jwt import ANY_PROVIDER
+from controlplane.translator.protos import packed
+
+_NOBODY: dict[str, Any] = {"not_id": {"any": True}}
+
+
+@dataclass(frozen=True, slots=True)
+class AuthContext:
+    """What protected routes take from the declared providers and roles."""
+
+    roles_claims: Mapping[str, tuple[str, ...]]  # provider -> path of its roles claim
+    granted_by: Mapping[str, tuple[str, ...]]  # permission -> the roles granting it
+
+
+def auth_context(providers: Iterable[JwtProviderSpec], roles: Iterable[RoleSpec]) -> AuthContext:
+    granted: dict[str, set[str]] = {}
+    for role in roles:
+        for permission in role.permissions:
+            granted.setdefault(permission, set()).add(role.name)
+    return AuthContext(
+        roles_claims={p.name: tuple(p.claims.roles.split(".")) for p in providers},
+        granted_by={permission: tuple(sorted(names)) for permission, names in granted.items()},
+    )
+
+
+def per_filter_configs(auth: RouteAuth, context: AuthContext) -> dict[str, Any]:
+    """`Route.typed_per_filter_config` of the route; nothing for a public one."""
+    if not isinstance(auth, AuthenticatedAuth):
+        return {}
+    principal = {"or_ids": {"ids": [_caller(auth, p, context) for p in auth.jwt_providers()]}}
+    policy = {"permissions": [{"any": True}], "principals": [principal]}
+    rbac = rbac_pb2.RBACPerRoute(
+        rbac={"rules": {"action": rbac_config_pb2.RBAC.ALLOW, "policies": {"route": policy}}}
+    )
+    return {JWT_FILTER: jwt_per_route(ANY_PROVIDER), RBAC_FILTER: packed(rbac)}
+
+
+def _caller(auth: AuthenticatedAuth, provider: str, context: AuthContext) -> dict[str, Any]:
+    """A caller with a token of `provider` who meets the route's role and permission terms."""
+    claim = context.roles_claims.get(provider)
+    if claim is None:
+        return _NOBODY  # the provider is gone: its tokens open nothing
+    terms: list[dict[str, Any]] = [_metadata(provider, (), None)]
+    if auth.roles_any_of:
+        terms.append(_any_role(provider, claim, auth.roles_any_of))
+    if auth.permissions_any_of:
+        granting = {r for p in auth.permissions_any_of for r in context.granted_by.get(p, ())}
+        terms.append(_any_role(provider, claim, sorted(granting)))
+    terms.extend(
+        _any_role(provider, claim, context.granted_by.get(permission, ()))
+        for permission in auth.permissions_all_of
+    )
+    return {"and_ids": {"ids": terms}}
+
+
+def _any_role(provider: str, claim: tuple[str, ...], roles: Iterable[str]) -> dict[str, Any]:
+    ids = [_metadata(provider, claim, role) for role in roles]
+    return {"or_ids": {"ids": ids}} if ids else _NOBODY
+
+
+def _metadata(provider: str, claim: tuple[str, ...], role: str | None) -> dict[str, Any]:
+    """The verified payload of `provider` is there (role None), or its claim holds `role`: as
+    a list of roles or as a single string."""
+    if role is None:
+        value: dict[str, Any] = {"present_match": True}
+    else:
+        value = {
+            "or_match": {
+                "value_matchers": [
+                    {"list_match": {"one_of": {"string_match": {"exact": role}}}},
+                    {"string_match": {"exact": role}},
+                ]
+            }
+        }
+    path = [{"key": key} for key in (provider, *claim)]
+    matcher = {"filter": JWT_METADATA_NAMESPACE, "path": path, "value": value}
+    return {"sourced_metadata": {"metadata_matcher": matcher}}
