@@ -3,6 +3,7 @@ follow the contract, the service's verdict and headers reach the client, local t
 answer 429 from Envoy itself, and no policy change touches the listener."""
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -104,7 +105,7 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     }
     admin.create("routes", items_route)
 
-    def bearer(player: str, **claims: str) -> str:
+    def bearer(player: str, **claims: Any) -> str:
         return f"Bearer {key.sign(claims_for(ISSUER, AUDIENCE, player, **claims))}"
 
     admin.create("routes", route_spec("guarded", "public", "/guarded", {"items": 1}))
