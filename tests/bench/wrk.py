@@ -25,6 +25,8 @@ class WrkSettings:
     duration_seconds: int  # wrk takes whole seconds only
     # CPUs wrk is bound to (empty: wherever the scheduler puts it).
     cpus: tuple[int, ...] = ()
+    # Request headers, "name: value".
+    headers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ async def run_wrk(url: str, settings: WrkSettings) -> WrkResult:
         f"--duration={settings.duration_seconds}s",
         "--timeout=5s",
         f"--script={REPORT_SCRIPT}",
+        *(f"--header={header}" for header in settings.headers),
         url,
     ]
     if settings.cpus and shutil.which("taskset"):

@@ -7,6 +7,7 @@ plane over ADS.
 """
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
@@ -112,19 +113,7 @@ class RateLimitService:
 
     def decisions(self, policy: str, outcome: str) -> float:
         """Descriptors decided with `outcome` for `policy`, summed over every process."""
-        total = 0.0
-        for n in range(self.count):
-            text = httpx.get(f"http://{LOCALHOST}:{self.http_port + n}/metrics", timeout=2.0).text
-            for family in text_string_to_metric_families(text):
-                if family.name != DECISIONS:
-                    continue
-                total += sum(
-                    sample.value
-                    for sample in family.samples
-                    if sample.name.endswith("_total")
-                    and sample.labels == {"policy": policy, "outcome": outcome}
-                )
-        return total
+        return decisions([self.http_port + n for n in range(self.count)], policy, outcome)
 
     def _get(self, index: int, path: str) -> int:
         try:
@@ -132,3 +121,19 @@ class RateLimitService:
             return httpx.get(url, timeout=1.0).status_code
         except httpx.TransportError:
             return 0
+
+
+def decisions(http_ports: Iterable[int], policy: str, outcome: str) -> float:
+    """The decision counter of `policy` and `outcome` at the /metrics of these processes."""
+    total = 0.0
+    for port in http_ports:
+        text = httpx.get(f"http://{LOCALHOST}:{port}/metrics", timeout=2.0).text
+        for family in text_string_to_metric_families(text):
+            if family.name == DECISIONS:
+                total += sum(
+                    sample.value
+                    for sample in family.samples
+                    if sample.name.endswith("_total")
+                    and sample.labels == {"policy": policy, "outcome": outcome}
+                )
+    return total

@@ -3,6 +3,7 @@
 from tests.bench.core import Scenario
 from tests.bench.scenarios.memory import Memory
 from tests.bench.scenarios.propagation import Propagation
+from tests.bench.scenarios.ratelimit import RateLimit
 from tests.bench.scenarios.route_change import RouteChange
 from tests.bench.scenarios.routed import Routed
 from tests.bench.scenarios.translate import Translate
@@ -13,6 +14,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
     if smoke:
         return [
             Routed(smoke=True),
+            RateLimit(smoke=True),
             Translate(1_000, 200, repeats=2),
             RouteChange(1_000, 200, repeats=3),
             Propagation(100, writes=3),
@@ -20,6 +22,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         ]
     return [
         Routed(smoke=False),
+        RateLimit(smoke=False),
         Translate(1_000, 200, repeats=5),
         Translate(10_000, 2_000, repeats=5),
         RouteChange(10_000, 2_000, repeats=5),
