@@ -292,36 +292,40 @@ def test_redis_stopped_mid_load_each_failure_mode_then_recovery(
     proxy, workers = stack.envoys[0], stack.service.workers()
     failed = failed_calls(proxy)
 
-    with _Load(urls["allow"]) as load:
-        load.wait_more(20)
-        stack.redis.process.kill()
-        load.wait_more(30)
-        assert stack.service.decisions("redis-allow", "redis_error_allowed") > 0
+    try:
+        with _Load(urls["allow"]) as load:
+            load.wait_more(20)
+            stack.redis.process.kill()
+            load.wait_more(30)
+            assert stack.service.decisions("redis-allow", "redis_error_allowed") > 0
 
-        denied = [client.get(urls["deny"], headers=player("frank")) for _ in range(3)]
-        assert [a.status_code for a in denied] == [429] * 3
-        # Fallback: `fallback` a window per process, and Envoy spreads over both processes.
-        local = [client.get(urls["local"], headers=player("gina")) for _ in range(10)]
-        admitted = [a for a in local if a.status_code == 200]
-        assert fallback <= len(admitted) <= fallback * stack.service.count
-        assert len(admitted) + sum(a.status_code == 429 for a in local) == len(local)
-        assert local[-1].status_code == 429
-        assert local[-1].headers["ratelimit-limit"] == str(fallback)
+            denied = [client.get(urls["deny"], headers=player("frank")) for _ in range(3)]
+            assert [a.status_code for a in denied] == [429] * 3
+            # Fallback: `fallback` a window per process, and Envoy spreads over both processes.
+            local = [client.get(urls["local"], headers=player("gina")) for _ in range(10)]
+            admitted = [a for a in local if a.status_code == 200]
+            assert fallback <= len(admitted) <= fallback * stack.service.count
+            assert len(admitted) + sum(a.status_code == 429 for a in local) == len(local)
+            assert local[-1].status_code == 429
+            assert local[-1].headers["ratelimit-limit"] == str(fallback)
 
-        stack.redis.start()  # same port, empty: as after a Redis restart
-        # Back to Redis, with no restart: a fresh player's count starts at the policy's limit.
+            stack.redis.start()  # same port, empty: as after a Redis restart
+            # Back to Redis, with no restart: a fresh player's count starts at the policy's limit.
 
-        def from_redis() -> httpx.Response | None:
-            answer = client.get(urls["deny"], headers=player("henry"))
-            return answer if answer.status_code == 200 else None
+            def from_redis() -> httpx.Response | None:
+                answer = client.get(urls["deny"], headers=player("henry"))
+                return answer if answer.status_code == 200 else None
 
-        recovered = wait_until(from_redis, timeout=5.0, description="decisions from Redis")
-        assert recovered.headers["ratelimit-remaining"] == str(limit - 1)
-        load.wait_more(20)
+            recovered = wait_until(from_redis, timeout=5.0, description="decisions from Redis")
+            assert recovered.headers["ratelimit-remaining"] == str(limit - 1)
+            load.wait_more(20)
+    finally:
+        if not stack.redis.process.running:
+            stack.redis.start()  # for the tests after this one
 
     assert {status for status, _ in load.answers} == {200}, "allow never refused"
     # Every decision, Redis down or not, came from the service within Envoy's timeout.
-    assert failed_calls(proxy) == failed
+    assert failed_calls(proxy) == failed, "Envoy timed out or failed calling the service"
     slowest = max(seconds for _, seconds in load.answers)
     assert slowest < 1.0, f"slowest answer {slowest * 1000:.0f} ms"
     assert stack.service.workers() == workers
