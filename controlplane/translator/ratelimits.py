@@ -33,6 +33,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
 from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
+from envoy.type.v3 import http_status_pb2
 
 from controlplane.model import (
     HeaderKey,
@@ -110,6 +111,10 @@ def global_filter(service: RateLimitService) -> Any:
         stage=GLOBAL_STAGE,
         timeout=duration_fields(service.timeout_seconds),
         failure_mode_deny=service.failure_mode_deny,
+        # Envoy answers a failed call under failure_mode_deny with 500 unless told: say 429.
+        status_on_error=http_status_pb2.HttpStatus(code=http_status_pb2.TooManyRequests)
+        if service.failure_mode_deny
+        else None,
         rate_limit_service=rls_pb2.RateLimitServiceConfig(
             grpc_service=grpc_service_pb2.GrpcService(
                 envoy_grpc=grpc_service_pb2.GrpcService.EnvoyGrpc(cluster_name=SERVICE_CLUSTER)

@@ -1,4 +1,5 @@
-"""`chaosgw run` (what `make run` starts): the whole gateway with its demo, and a clean stop."""
+"""`chaosgw run` (what `make run` starts): the whole gateway with its demo, rate limiting
+included, and a clean stop of every process it started."""
 
 import os
 import signal
@@ -8,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controlplane.devstack import UPSTREAMS, DevPorts
+from controlplane.devstack import PLAYER_LIMIT, RATELIMIT_PROCESSES, DevPorts
 from tests.integration.harness import ManagedProcess, port_accepts, wait_until
 
 pytestmark = pytest.mark.integration
@@ -18,11 +19,17 @@ def _free_offset() -> DevPorts:
     """An offset that puts every port of the stack on a free port below the ephemeral range."""
     for offset in range(5000, 14000, 137):
         ports = DevPorts(offset)
-        every = [ports.admin, ports.xds, ports.envoy_admin, ports.gateway]
-        every += [ports.upstream(index) for index in range(len(UPSTREAMS))]
-        if not any(port_accepts(port) for port in every):
+        if not any(port_accepts(port) for port in ports.every()):
             return ports
     raise RuntimeError("no free set of ports for the local stack")
+
+
+def descendants(pid: int) -> list[int]:
+    """Children, their children, and so on (the rate-limit launcher has its own)."""
+    found = []
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found += [int(child), *descendants(int(child))]
+    return found
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
@@ -51,8 +58,20 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
         assert players.status_code == 200
         assert players.headers["x-upstream"] == "players"
         nodes = httpx.get(f"http://127.0.0.1:{ports.admin}/api/v1/nodes", timeout=5).json()
-        assert [node["id"] for node in nodes["items"]] == ["dev-envoy"]
+        ratelimit = [f"dev-ratelimit-{index}" for index in range(RATELIMIT_PROCESSES)]
+        assert sorted(node["id"] for node in nodes["items"]) == ["dev-envoy", *ratelimit]
 
+        # The demo's per-player limit, decided by the rate-limit service in Redis.
+        inventory = f"http://127.0.0.1:{ports.gateway}/inventory"
+        player = {"x-chaosgw-player-id": "tour"}
+        with httpx.Client(timeout=5) as client:
+            codes = [client.get(inventory, headers=player).status_code for _ in range(11)]
+        assert codes == [200] * PLAYER_LIMIT + [429] * (11 - PLAYER_LIMIT)
+
+        started = descendants(stack.pid)
+        # Redis, the control plane, 3 upstreams, the rate-limit launcher, Envoy, and the
+        # launcher's processes.
+        assert len(started) == 7 + RATELIMIT_PROCESSES, started
         os.kill(stack.pid, stop_signal)  # the stack alone: it must stop its children itself
         wait_until(
             lambda: stack.returncode is not None,
@@ -60,9 +79,12 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
             description="the stack to exit",
         )
         assert stack.returncode == 0
-        every = [ports.admin, ports.xds, ports.envoy_admin, ports.gateway]
-        every += [ports.upstream(index) for index in range(len(UPSTREAMS))]
-        assert not [port for port in every if port_accepts(port)], "a child outlived the stack"
+        wait_until(
+            lambda: not [pid for pid in started if Path(f"/proc/{pid}").exists()],
+            timeout=5,
+            description=f"every process the stack started ({started}) to be gone",
+        )
+        assert not [p for p in ports.every() if port_accepts(p)], "a child outlived the stack"
         assert (tmp_path / "var" / "chaosgw.db").exists()
     finally:
         stack.stop()

@@ -4,6 +4,7 @@ from tests.bench.core import Scenario
 from tests.bench.scenarios.jwt_rbac import JwtRbac
 from tests.bench.scenarios.memory import Memory
 from tests.bench.scenarios.propagation import Propagation
+from tests.bench.scenarios.ratelimit import RateLimit
 from tests.bench.scenarios.route_change import RouteChange
 from tests.bench.scenarios.routed import Routed
 from tests.bench.scenarios.translate import Translate
@@ -15,6 +16,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         return [
             Routed(smoke=True),
             JwtRbac(smoke=True),
+            RateLimit(smoke=True),
             Translate(1_000, 200, repeats=2),
             RouteChange(1_000, 200, repeats=3),
             Propagation(100, writes=3),
@@ -23,6 +25,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
     return [
         Routed(smoke=False),
         JwtRbac(smoke=False),
+        RateLimit(smoke=False),
         Translate(1_000, 200, repeats=5),
         Translate(10_000, 2_000, repeats=5),
         RouteChange(10_000, 2_000, repeats=5),

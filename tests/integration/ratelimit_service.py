@@ -1,0 +1,139 @@
+"""The real `chaosgw ratelimit` service for integration tests (and benchmarks), and a control
+plane that points Envoy at it.
+
+The service runs as deployed: a launcher and one process per index, each on its own gRPC and
+HTTP port (consecutive), sharing counters in one Redis and taking policies from the control
+plane over ADS.
+"""
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.integration.harness import (
+    CHAOSGW,
+    LOCALHOST,
+    ControlPlane,
+    ManagedProcess,
+    ProcessGroup,
+    free_port,
+    port_accepts,
+    wait_until,
+)
+
+DECISIONS = "chaosgw_ratelimit_decisions"
+
+
+def consecutive_ports(count: int) -> int:
+    """The first of `count` consecutive free ports."""
+    while True:
+        first = free_port()
+        if not any(port_accepts(first + n) for n in range(1, count)):
+            return first
+
+
+class RateLimitedControlPlane(ControlPlane):
+    """A control plane whose Envoys ask the rate-limit service at `endpoints`."""
+
+    def __init__(
+        self,
+        processes: ProcessGroup,
+        database_url: str,
+        endpoints: list[str],
+        *,
+        failure_mode_deny: bool = False,
+    ) -> None:
+        super().__init__(processes, database_url)
+        self.endpoints = endpoints
+        self.failure_mode_deny = failure_mode_deny
+
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env(),
+            "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(self.endpoints),
+            "CHAOSGW_RATELIMIT_FAILURE_MODE_DENY": str(self.failure_mode_deny).lower(),
+        }
+
+
+class RateLimitService:
+    """`chaosgw ratelimit` with `count` processes; `start()` returns once every one is ready
+    (Redis answers and the control plane's policies arrived)."""
+
+    def __init__(
+        self, processes: ProcessGroup, redis_url: str, xds_address: str, count: int = 2
+    ) -> None:
+        self.count = count
+        self.grpc_port = consecutive_ports(count)
+        self.http_port = consecutive_ports(count)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSGW_")}
+        env.update(
+            CHAOSGW_RATELIMIT_PROCESSES=str(count),
+            CHAOSGW_RATELIMIT_GRPC_PORT=str(self.grpc_port),
+            CHAOSGW_RATELIMIT_HTTP_PORT=str(self.http_port),
+            CHAOSGW_RATELIMIT_REDIS_URL=redis_url,
+            CHAOSGW_RATELIMIT_XDS_ADDRESS=xds_address,
+            CHAOSGW_RATELIMIT_NODE_ID=f"ratelimit-{self.grpc_port}",
+        )
+        self._processes = processes
+        self._env = env
+        self.process: ManagedProcess | None = None
+
+    @property
+    def endpoints(self) -> list[str]:
+        return [f"{LOCALHOST}:{self.grpc_port + n}" for n in range(self.count)]
+
+    def start(self) -> "RateLimitService":
+        if self.process is None:
+            self.process = self._processes.spawn("ratelimit", [CHAOSGW, "ratelimit"], env=self._env)
+        else:
+            self.process.start()
+        wait_until(
+            self.ready,
+            timeout=20.0,
+            description="every rate-limit process ready (Redis and policies)",
+            alive=[self.process],
+        )
+        return self
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.stop()
+
+    def ready(self) -> bool:
+        return all(self._get(n, "/readyz") == 200 for n in range(self.count))
+
+    def workers(self) -> list[int]:
+        """Process ids of the service processes the launcher runs."""
+        assert self.process is not None
+        pid = self.process.pid
+        return sorted(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+
+    def decisions(self, policy: str, outcome: str) -> float:
+        """Descriptors decided with `outcome` for `policy`, summed over every process."""
+        return decisions([self.http_port + n for n in range(self.count)], policy, outcome)
+
+    def _get(self, index: int, path: str) -> int:
+        try:
+            url = f"http://{LOCALHOST}:{self.http_port + index}{path}"
+            return httpx.get(url, timeout=1.0).status_code
+        except httpx.TransportError:
+            return 0
+
+
+def decisions(http_ports: Iterable[int], policy: str, outcome: str) -> float:
+    """The decision counter of `policy` and `outcome` at the /metrics of these processes."""
+    total = 0.0
+    for port in http_ports:
+        text = httpx.get(f"http://{LOCALHOST}:{port}/metrics", timeout=2.0).text
+        for family in text_string_to_metric_families(text):
+            if family.name == DECISIONS:
+                total += sum(
+                    sample.value
+                    for sample in family.samples
+                    if sample.name.endswith("_total")
+                    and sample.labels == {"policy": policy, "outcome": outcome}
+                )
+    return total
