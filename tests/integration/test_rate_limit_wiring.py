@@ -3,7 +3,6 @@ follow the contract, the service's verdict and headers reach the client, local t
 answer 429 from Envoy itself, and no policy change touches the listener."""
 
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -19,23 +18,12 @@ from tests.integration.harness import (
     wait_for_response,
     wait_until,
 )
+from tests.integration.ratelimit_service import Players, RateLimitedControlPlane
 from tests.integration.ratelimit_stub import REFUSED_HEADERS, RateLimitStub
-from tests.support.jwt_issuer import SigningKey, claims_for
 
 pytestmark = pytest.mark.integration
 
 LISTENER_MODIFIED = "listener_manager.listener_modified"
-ISSUER = "https://id.chaos.example"
-AUDIENCE = "chaos-world"
-
-
-class _RateLimitedControlPlane(ControlPlane):
-    def __init__(self, processes: ProcessGroup, database_url: str, ratelimit: str) -> None:
-        super().__init__(processes, database_url)
-        self.ratelimit = ratelimit
-
-    def env(self) -> dict[str, str]:
-        return {**super().env(), "CHAOSGW_RATELIMIT_ENDPOINTS": self.ratelimit}
 
 
 @pytest.fixture
@@ -52,7 +40,7 @@ def control_plane(
     processes: ProcessGroup, database_url: str, stub: RateLimitStub
 ) -> Iterator[ControlPlane]:
     """Overrides conftest's: this control plane knows the rate-limit service."""
-    plane = _RateLimitedControlPlane(processes, database_url, stub.address)
+    plane = RateLimitedControlPlane(processes, database_url, [stub.address])
     try:
         yield plane.start()
     finally:
@@ -86,27 +74,10 @@ def test_policies_reach_envoy_and_the_rate_limit_service(
     admin.create("services", service_spec("items", items.port))
     # Players are who `jwt_authn` verified: the identity headers the rate limiter counts are
     # written by the gateway from the token (a client's own copies are stripped).
-    key = SigningKey("k1")
-    admin.create(
-        "jwt-providers",
-        {
-            "name": "idp",
-            "issuer": ISSUER,
-            "audiences": [AUDIENCE],
-            "algorithms": ["RS256"],
-            "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
-            "claims": {"tier": "tier"},
-        },
-    )
-    items_route = route_spec("items", "public", "/items", {"items": 1})
-    items_route["auth"] = {
-        "type": "authenticated",
-        "credentials": [{"kind": "jwt", "providers": ["idp"]}],
-    }
-    admin.create("routes", items_route)
-
-    def bearer(player: str, **claims: Any) -> str:
-        return f"Bearer {key.sign(claims_for(ISSUER, AUDIENCE, player, **claims))}"
+    players = Players("idp")
+    admin.create("jwt-providers", players.provider_spec())
+    admin.create("routes", players.protect(route_spec("items", "public", "/items", {"items": 1})))
+    bearer = players.bearer
 
     admin.create("routes", route_spec("guarded", "public", "/guarded", {"items": 1}))
     proxy = envoy()

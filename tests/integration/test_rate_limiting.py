@@ -1,12 +1,13 @@
 """Rate limiting end to end, as a player sees it: the real `chaosgw ratelimit` service (two
 processes) deciding for real Envoys configured by the control plane, counters in a disposable
 Redis. Limits, headers, two Envoys sharing one limit, shadow mode, Redis and the service
-failing, and policies arriving and changing over ADS without a restart.
+failing, and policies arriving and changing over ADS without a restart. Players are who a
+verified JWT says: every route here needs one.
 """
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pytest
 from tests.integration.harness import (
     LOCALHOST,
     Envoy,
+    ManagedProcess,
     ProcessGroup,
     Upstream,
     free_port,
@@ -28,7 +30,7 @@ from tests.integration.harness import (
     wait_for_response,
     wait_until,
 )
-from tests.integration.ratelimit_service import RateLimitedControlPlane, RateLimitService
+from tests.integration.ratelimit_service import Players, RateLimitedControlPlane, RateLimitService
 from tests.integration.stack import received, show_stack_logs
 from tests.support.redis_server import RedisServer
 
@@ -36,6 +38,7 @@ pytestmark = pytest.mark.integration
 __all__ = ["show_stack_logs"]  # autouse: a failing test shows the shared processes' logs
 
 PLAYER = "x-chaosgw-player-id"
+PLAYERS = Players()
 SERVICE = "rl-items"
 WINDOW = 60
 # A minute is 20 sub-windows of 3 s: a hit leaves the counter's span at most 63 s after it.
@@ -48,7 +51,8 @@ FAILED_CALLS = r"\.ratelimit\.(error|failure_mode_allowed)$"
 @dataclass
 class RateLimitedStack:
     """A control plane, the service, two Envoys in two node groups (a listener each), one
-    upstream; tests declare their own routes and policies under their own paths."""
+    upstream, PLAYERS' JWT provider; tests declare their own routes (each needing a token) and
+    policies under their own paths."""
 
     processes: ProcessGroup
     redis: RedisServer
@@ -59,7 +63,7 @@ class RateLimitedStack:
     upstream: Upstream
 
     def route(self, name: str, prefix: str, listener: str = "public") -> str:
-        self.plane.admin.create("routes", route_spec(name, listener, prefix, {SERVICE: 1}))
+        self.plane.admin.create("routes", rate_limited_route(name, listener, prefix))
         port = self.ports[0 if listener == "public" else 1]
         return f"http://{LOCALHOST}:{port}{prefix}"
 
@@ -78,8 +82,14 @@ def policy(name: str, routes: list[str], requests: int, **fields: Any) -> dict[s
     }
 
 
+def rate_limited_route(name: str, listener: str, prefix: str) -> dict[str, Any]:
+    """A route to the upstream open to players only: the per-player policies count someone."""
+    return PLAYERS.protect(route_spec(name, listener, prefix, {SERVICE: 1}))
+
+
 def player(name: str) -> dict[str, str]:
-    return {PLAYER: name}
+    """The headers of a request by player `name`: a token whose `sub` is `name`."""
+    return PLAYERS.headers(name)
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +115,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RateLimitedStack
             admin.create("listeners", listener_spec("public", ports[0]))
             admin.create("listeners", {**listener_spec("public-b", ports[1]), "node_group": "b"})
             admin.create("services", service_spec(SERVICE, upstream.port))
+            admin.create("jwt-providers", PLAYERS.provider_spec())
             envoys = (
                 Envoy(processes, plane.xds_address),
                 Envoy(processes, plane.xds_address, group="b"),
@@ -127,7 +138,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RateLimitedStack
         redis.client.close()
 
 
-def wait_enforced(client: httpx.Client, url: str, limit: int, timeout: float = 5.0) -> float:
+def wait_enforced(
+    client: httpx.Client,
+    url: str,
+    limit: int,
+    timeout: float = 5.0,
+    alive: Sequence[ManagedProcess] = (),
+) -> float:
     """Until a request through `url` is decided by the service under a limit of `limit` (the
     policy reached both Envoy and the service); returns how long that took. A probe player of
     its own is used: nobody else's count moves."""
@@ -138,6 +155,7 @@ def wait_enforced(client: httpx.Client, url: str, limit: int, timeout: float = 5
         ),
         timeout=timeout,
         description=f"{url} to be limited to {limit}",
+        alive=alive,
     )
     return time.monotonic() - started
 
@@ -169,6 +187,11 @@ def test_a_player_gets_exactly_the_limit_then_429_and_others_are_unaffected(
     assert 1 <= int(refused["retry-after"]) <= LONGEST_WAIT
     assert refused["ratelimit-reset"] == refused["retry-after"]
     assert received(stack.upstream) - reached == limit, "the 429 never reached the upstream"
+
+    # A client's own identity header is stripped: the token decides whose quota is used.
+    forged = client.get(url, headers={**player("mallory"), PLAYER: "alice"})
+    assert forged.status_code == 200
+    assert forged.headers["ratelimit-remaining"] == str(limit - 1), "mallory's count, not alice's"
 
     other = client.get(url, headers=player("bob"))
     assert other.status_code == 200
@@ -222,7 +245,7 @@ def test_a_policy_is_enforced_within_2s_and_updated_without_restart(
     stack: RateLimitedStack, client: httpx.Client
 ) -> None:
     url = stack.route("live", "/rl/live")
-    wait_for_response(client, url)
+    wait_for_response(client, url, status=401)  # the route is there, and needs a token
     proxy = stack.envoys[0]
     workers, modified = stack.service.workers(), proxy.stat(LISTENER_MODIFIED)
 
@@ -346,11 +369,13 @@ def test_an_unreachable_service_fails_as_envoy_is_told(
         port = free_port()
         strict.admin.create("listeners", listener_spec("public", port))
         strict.admin.create("services", service_spec(SERVICE, stack.upstream.port))
-        strict.admin.create("routes", route_spec("unreachable", "public", "/rl", {SERVICE: 1}))
+        strict.admin.create("jwt-providers", PLAYERS.provider_spec())
+        strict.admin.create("routes", rate_limited_route("unreachable", "public", "/rl"))
         strict.admin.create("rate-limit-policies", policy("unreachable", ["unreachable"], 1000))
         strict_envoy = Envoy(processes, strict.xds_address)
         strict_url = f"http://{LOCALHOST}:{port}/rl/unreachable"
-        wait_for_response(client, strict_url, alive=[strict_envoy.process])
+        wait_for_response(client, strict_url, status=401, alive=[strict_envoy.process])
+        wait_enforced(client, strict_url, 1000, alive=[strict_envoy.process])
 
         stack.service.stop()
         failed = failed_calls(stack.envoys[0])
@@ -363,6 +388,6 @@ def test_an_unreachable_service_fails_as_envoy_is_told(
         # The service back: both Envoys reconnect by themselves.
         stack.service.start()
         wait_enforced(client, url, 1000)
-        wait_for_response(client, strict_url, alive=[strict_envoy.process])
+        wait_enforced(client, strict_url, 1000, alive=[strict_envoy.process])
         strict_envoy.close()
         strict.close()
