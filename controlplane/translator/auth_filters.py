@@ -3,15 +3,17 @@
 In each HTTP connection manager, in this order, before the router:
 
 1. a header mutation removing the identity headers (`x-chaosgw-*`) a client may have sent, so
-   only what the gateway itself verified ever reaches an upstream or the rate limiter;
+   only what the gateway itself verified ever reaches an upstream or the rate limiter: the one
+   auth filter that runs on every request;
 2. `jwt_authn`, whose configuration (providers, keys) arrives over ECDS as its own resource:
    adding a provider or rotating its keys changes that resource, never the listener, so no
    player's connection is drained. The listener has no default for it: until Envoy holds the
    configuration the listener stays warming, and serves nothing unchecked;
 3. `rbac`, empty here: each protected route carries its own policy (over RDS).
 
-Routes that name no requirement pass both filters untouched. The listener's part is constant,
-whatever providers, roles and routes are declared.
+Both are disabled in the listener, and each protected route's per-route configs enable them:
+routes that name no requirement skip both. The listener's part is constant, whatever
+providers, roles and routes are declared.
 """
 
 from typing import Any
@@ -57,8 +59,9 @@ def auth_http_filters() -> list[Any]:
         hcm_pb2.HttpFilter(
             name=JWT_FILTER,
             config_discovery={"config_source": ads_source(), "type_urls": [JWT_AUTHN_TYPE]},
+            disabled=True,
         ),
-        hcm_pb2.HttpFilter(name=RBAC_FILTER, typed_config=packed(rbac_pb2.RBAC())),
+        hcm_pb2.HttpFilter(name=RBAC_FILTER, typed_config=packed(rbac_pb2.RBAC()), disabled=True),
     ]
 
 
