@@ -82,8 +82,8 @@ def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> 
     ]
     if listener.grpc_web:
         filters.append(_filter(GRPC_WEB, grpc_web_pb2.GrpcWeb()))
-    # Identity first (strip what clients claim, verify tokens, check roles), so the rate limiter
-    # counts verified players only.
+    # Identity first (verify tokens, check roles; what clients claim is stripped before any
+    # filter, see auth_filters), so the rate limiter counts verified players only.
     filters += auth_http_filters()
     if ratelimit is not None:
         filters.append(ratelimits.global_filter(ratelimit))

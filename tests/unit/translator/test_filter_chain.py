@@ -12,6 +12,7 @@ from typing import Any
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.http.early_header_mutation.header_mutation.v3 import header_mutation_pb2
 
 from controlplane.model import (
     AuthenticatedAuth,
@@ -20,7 +21,7 @@ from controlplane.model import (
     RouteSpec,
 )
 from controlplane.translator import translate
-from controlplane.translator.auth_filters import IDENTITY_FILTER, JWT_FILTER, RBAC_FILTER
+from controlplane.translator.auth_filters import IDENTITY_HEADERS, JWT_FILTER, RBAC_FILTER
 from controlplane.translator.http_filters import (
     BODY_LIMIT,
     CLIENT_IPS,
@@ -35,20 +36,26 @@ from controlplane.translator.ratelimits import LOCAL_FILTER, RATELIMIT_FILTER
 from tests.unit.translator.golden_state import RATELIMIT, golden_state, plain_state
 
 
-def _chains(state: GatewayState) -> Iterator[tuple[str, list[Any], Any]]:
-    """(listener name, its HTTP filters, its route configuration) of every group."""
+def _managers(state: GatewayState) -> Iterator[tuple[Any, Any]]:
+    """(connection manager, its route configuration) of every listener of every group."""
     for resources in translate(state, RATELIMIT).values():
         decoded = resources.decoded()
         configs = {config.name: config for config in decoded["routes"]}
         for listener in decoded["listeners"]:
             manager = hcm_pb2.HttpConnectionManager()
             assert listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
-            yield listener.name, list(manager.http_filters), configs[manager.rds.route_config_name]
+            yield manager, configs[manager.rds.route_config_name]
+
+
+def _chains(state: GatewayState) -> Iterator[tuple[str, list[Any], Any]]:
+    """(listener name, its HTTP filters, its route configuration) of every group."""
+    for manager, config in _managers(state):
+        yield manager.stat_prefix, list(manager.http_filters), config
 
 
 def _always_on(listener: ListenerSpec) -> set[str]:
     """Filters that act on every request of the listener, whatever its routes declare."""
-    names = {IDENTITY_FILTER, ROUTER}
+    names = {ROUTER}
     if listener.grpc_web:
         names.add(GRPC_WEB)
     compression = listener.compression
@@ -94,6 +101,14 @@ def test_listeners_disable_every_filter_that_serves_policies_only() -> None:
         assert enabled == _always_on(listeners[name]), name
 
 
+def test_every_request_loses_client_sent_identity_headers_before_any_filter() -> None:
+    for manager, _ in _managers(golden_state()):
+        (strip,) = manager.early_header_mutation_extensions
+        mutations = header_mutation_pb2.HeaderMutation()
+        assert strip.typed_config.Unpack(mutations)
+        assert [m.remove for m in mutations.mutations] == list(IDENTITY_HEADERS)
+
+
 def test_per_filter_configs_name_filters_of_the_chain() -> None:
     for name, filters, config in _chains(golden_state()):
         # A route's compression switch names every compressor, its listener's among them.
@@ -115,8 +130,8 @@ def test_routes_enable_the_filters_their_policies_use() -> None:
             assert enabled & optional == expected, f"{name}/{envoy_route}"
 
 
-def test_a_route_without_policies_runs_only_the_identity_strip_and_the_router() -> None:
+def test_a_route_without_policies_runs_only_the_router() -> None:
     """What the routed benchmark declares, with a rate-limit service."""
     ((_, filters, config),) = _chains(plain_state())
-    assert [f.name for f in filters if not f.disabled] == [IDENTITY_FILTER, ROUTER]
+    assert [f.name for f in filters if not f.disabled] == [ROUTER]
     assert dict(_enabling(config)) == {"items": set()}
