@@ -1,35 +1,42 @@
-"""The HTTP filters of every listener that auth needs, and how denials look to callers.
+"""What every listener's connection manager needs for auth, and how denials look to callers.
 
-In each HTTP connection manager, in this order, before the router:
+1. An early header mutation removing the identity headers (`x-chaosgw-*`) a client may have
+   sent, on every request, before routing and before any filter: only what the gateway itself
+   verified ever reaches a route match, the rate limiters or an upstream. (Envoy runs it without
+   the per-stream filter object an HTTP filter costs; the route's `request_headers_to_remove`
+   would come too late, after `jwt_authn` wrote the verified values.)
 
-1. a header mutation removing the identity headers (`x-chaosgw-*`) a client may have sent, so
-   only what the gateway itself verified ever reaches an upstream or the rate limiter;
+Then these HTTP filters, in this order, before the router:
+
 2. `jwt_authn`, whose configuration (providers, keys) arrives over ECDS as its own resource:
    adding a provider or rotating its keys changes that resource, never the listener, so no
    player's connection is drained. The listener has no default for it: until Envoy holds the
    configuration the listener stays warming, and serves nothing unchecked;
 3. `rbac`, empty here: each protected route carries its own policy (over RDS).
 
-Routes that name no requirement pass both filters untouched. The listener's part is constant,
-whatever providers, roles and routes are declared.
+Both are disabled in the listener, and each protected route's per-route configs enable them:
+routes that name no requirement skip both. The listener's part is constant, whatever
+providers, roles and routes are declared.
 """
 
 from typing import Any
 
 from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
-from envoy.config.core.v3 import base_pb2
+from envoy.config.core.v3 import base_pb2, extension_pb2
 from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
-from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb2
 from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
+from envoy.extensions.http.early_header_mutation.header_mutation.v3 import (
+    header_mutation_pb2,
+)
 from google.protobuf import struct_pb2
 
 from controlplane.translator.protos import ads_source, packed
 
-IDENTITY_FILTER = "chaosgw.identity_headers"
+IDENTITY_STRIP = "chaosgw.identity_headers"
 # The ECDS resource name too (Envoy fetches a discovered filter's config by its name).
 JWT_FILTER = "chaosgw.jwt_authn"
 RBAC_FILTER = "chaosgw.rbac"
@@ -44,21 +51,22 @@ IDENTITY_HEADERS = (PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER)
 WWW_AUTHENTICATE = 'Bearer realm="chaosgw", error="invalid_token"'
 
 
-def auth_http_filters() -> list[Any]:
+def identity_strip() -> extension_pb2.TypedExtensionConfig:
+    """`HttpConnectionManager.early_header_mutation_extensions` entry."""
     strip = header_mutation_pb2.HeaderMutation(
-        mutations=header_mutation_pb2.Mutations(
-            request_mutations=[
-                mutation_rules_pb2.HeaderMutation(remove=name) for name in IDENTITY_HEADERS
-            ]
-        )
+        mutations=[mutation_rules_pb2.HeaderMutation(remove=name) for name in IDENTITY_HEADERS]
     )
+    return extension_pb2.TypedExtensionConfig(name=IDENTITY_STRIP, typed_config=packed(strip))
+
+
+def auth_http_filters() -> list[Any]:
     return [
-        hcm_pb2.HttpFilter(name=IDENTITY_FILTER, typed_config=packed(strip)),
         hcm_pb2.HttpFilter(
             name=JWT_FILTER,
             config_discovery={"config_source": ads_source(), "type_urls": [JWT_AUTHN_TYPE]},
+            disabled=True,
         ),
-        hcm_pb2.HttpFilter(name=RBAC_FILTER, typed_config=packed(rbac_pb2.RBAC())),
+        hcm_pb2.HttpFilter(name=RBAC_FILTER, typed_config=packed(rbac_pb2.RBAC()), disabled=True),
     ]
 
 

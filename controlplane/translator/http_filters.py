@@ -1,10 +1,15 @@
 """The HTTP filter chain of every listener's connection manager, in the order Envoy runs it.
 
 Requests pass the filters top to bottom, responses bottom to top (so the compressors, first,
-compress the final response). The filters of per-route policies (client IPs, CORS, CSRF, query
-changes, body limits) are always in the chain and take their policy from the route
-configuration: a policy added to a route or a listener travels over RDS and never changes, and
-so never drains, the listener. Without a policy each of them lets requests through.
+compress the final response). The filters of per-route policies (client IPs, local and global
+rate limits, CORS, CSRF, JWT, roles, query changes, body limits) are always in the chain and
+take their policy from the route configuration: a policy added to a route or a listener travels
+over RDS and never changes, and so never drains, the listener.
+
+Each of them is `disabled` here: Envoy builds a stream's filters once it has picked the route,
+and skips a disabled filter unless the route, its virtual host or its route configuration
+carries a per-filter config for it (every policy does). So a request whose route has no policy
+pays for none of these filters.
 """
 
 from typing import Any
@@ -53,18 +58,18 @@ _LIBRARIES: dict[Algorithm, tuple[str, Message]] = {
     "brotli": ("envoy.compression.brotli.compressor", brotli_pb2.Brotli()),
     "gzip": ("envoy.compression.gzip.compressor", gzip_pb2.Gzip()),
 }
-# Off unless a route sets a body limit: the filter buffers whole requests.
+# A required field; the route's body limit replaces it.
 _UNUSED_BODY_LIMIT = 1024 * 1024
 
 
 def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> list[Any]:
     filters = [*_compressors(listener.compression)]
     filters += [
-        _filter(CLIENT_IPS, rbac_pb2.RBAC()),
+        _filter(CLIENT_IPS, rbac_pb2.RBAC(), off=True),
         # Cheap per-Envoy protections (an IP flood guard) before anything costlier.
         ratelimits.local_filter(),
-        _filter(CORS, cors_pb2.Cors()),
-        # Enforced only where a route's policy switches it on.
+        _filter(CORS, cors_pb2.Cors(), off=True),
+        # The field is required; a route's policy replaces it with its own.
         _filter(
             CSRF,
             csrf_pb2.CsrfPolicy(
@@ -72,17 +77,18 @@ def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> 
                     default_value=percent_pb2.FractionalPercent(numerator=0)
                 )
             ),
+            off=True,
         ),
     ]
     if listener.grpc_web:
         filters.append(_filter(GRPC_WEB, grpc_web_pb2.GrpcWeb()))
-    # Identity first (strip what clients claim, verify tokens, check roles), so the rate limiter
-    # counts verified players only.
+    # Identity first (verify tokens, check roles; what clients claim is stripped before any
+    # filter, see auth_filters), so the rate limiter counts verified players only.
     filters += auth_http_filters()
     if ratelimit is not None:
         filters.append(ratelimits.global_filter(ratelimit))
     filters += [
-        _filter(QUERY_CHANGES, header_mutation_pb2.HeaderMutation()),
+        _filter(QUERY_CHANGES, header_mutation_pb2.HeaderMutation(), off=True),
         _filter(
             BODY_LIMIT, buffer_pb2.Buffer(max_request_bytes={"value": _UNUSED_BODY_LIMIT}), off=True
         ),

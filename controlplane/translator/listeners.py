@@ -15,7 +15,7 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
 from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
-from controlplane.translator.auth_filters import denial_replies
+from controlplane.translator.auth_filters import denial_replies, identity_strip
 from controlplane.translator.http_filters import http_filters
 from controlplane.translator.protos import ads_source, packed, socket_address
 from controlplane.translator.ratelimits import RateLimitService
@@ -42,6 +42,7 @@ def build_listener(listener: ListenerSpec, ratelimit: RateLimitService | None = 
         stat_prefix=listener.name,
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
+        early_header_mutation_extensions=[identity_strip()],
         http_filters=http_filters(listener, ratelimit),
         local_reply_config=denial_replies(),
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],

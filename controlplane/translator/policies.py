@@ -1,8 +1,10 @@
 """Edge policies become fields of a route, or of a listener's route configuration.
 
 Header changes use the route's own header lists; everything else is a per-filter config of the
-filter in `http_filters` that enforces it. Route configurations let the most specific level's
-header changes win, so a route overrides its listener.
+filter in `http_filters` that enforces it, which also switches that filter (disabled in the
+listener) on for the route, or for all routes of a listener's route configuration. Route
+configurations let the most specific level's header changes win, so a route overrides its
+listener.
 """
 
 from typing import Any

@@ -4,7 +4,8 @@ them, plus the `RateLimitPolicy` resources the ratelimit service decides with.
 Everything a policy changes rides on route configurations (RDS): route and virtual host
 `rate_limits`, and the route configuration's per-filter config. The HTTP filters themselves
 depend only on the settings, so adding, editing or removing a policy never touches a listener
-(which would drain its connections).
+(which would drain its connections). Both filters are disabled in the listener: the route
+configuration's per-filter config switches each on while a policy of its kind exists.
 
 Every policy that applies to a request makes Envoy build one descriptor: ("policy", name), then
 one entry per `counted_by` key in order, then ("tier", ...) for a policy with tiers. A key whose
@@ -94,18 +95,19 @@ class RateLimitService:
 
 
 def local_filter() -> Any:
-    """Envoy's local token buckets. Without per-route config it has no bucket and lets
-    everything pass."""
+    """Envoy's local token buckets, off until a local policy's route configuration enables it."""
     return hcm_pb2.HttpFilter(
         name=LOCAL_FILTER,
         typed_config=packed(
             local_rate_limit_pb2.LocalRateLimit(stat_prefix=LOCAL_STAT_PREFIX, stage=LOCAL_STAGE)
         ),
+        disabled=True,
     )
 
 
 def global_filter(service: RateLimitService) -> Any:
-    """The filter that asks the rate-limit service about the route's descriptors."""
+    """The filter that asks the rate-limit service about the route's descriptors, off until a
+    global policy's route configuration enables it."""
     config = rate_limit_pb2.RateLimit(
         domain=DOMAIN,
         stage=GLOBAL_STAGE,
@@ -124,7 +126,7 @@ def global_filter(service: RateLimitService) -> Any:
         # The service adds the RateLimit-* headers itself.
         enable_x_ratelimit_headers=common_pb2.XRateLimitHeadersRFCVersion.OFF,
     )
-    return hcm_pb2.HttpFilter(name=RATELIMIT_FILTER, typed_config=packed(config))
+    return hcm_pb2.HttpFilter(name=RATELIMIT_FILTER, typed_config=packed(config), disabled=True)
 
 
 def build_service_cluster(service: RateLimitService) -> Any:
@@ -218,7 +220,7 @@ def plan(
             encoded = length_delimited(_VHOST_RATE_LIMITS, serialize(_rate_limit(policy, None)))
             virtual_hosts.append((hosts, encoded))
     return RateLimitPlan(
-        configuration_fields=_configuration_fields(active, service),
+        configuration_fields=_configuration_fields(active),
         hosts=frozenset(
             host
             for policy in active
@@ -293,11 +295,10 @@ def _action(item: CountedBy, route: str | None) -> dict[str, Any]:
     return {"request_headers": {"header_name": header, "descriptor_key": key}}
 
 
-def _configuration_fields(
-    policies: Sequence[RateLimitPolicySpec], service: RateLimitService | None
-) -> bytes:
+def _configuration_fields(policies: Sequence[RateLimitPolicySpec]) -> bytes:
+    """Per-filter configs that enable each rate-limit filter while policies of its kind apply."""
     per_filter: dict[str, Any] = {}
-    if service is not None:
+    if any(policy.enforcement == "global" for policy in policies):
         # A route's own limits add to its virtual host's instead of replacing them.
         per_filter[RATELIMIT_FILTER] = rate_limit_pb2.RateLimitPerRoute(
             vh_rate_limits=rate_limit_pb2.RateLimitPerRoute.INCLUDE

@@ -561,3 +561,12 @@ def golden_state() -> GatewayState:
         fetched_jwks={"partners": json.dumps(JWKS)},
         revision=7,
     )
+
+
+def plain_state() -> GatewayState:
+    """Nothing but a listener, a service and a route: no policy at all (the routed benchmark)."""
+    return GatewayState(
+        listeners=(ListenerSpec(name="plain", port=8080, node_group=EDGE),),
+        services=(ServiceSpec(name="items", endpoints=[Endpoint(host="10.0.0.1", port=80)]),),
+        routes=(RouteSpec(name="items", listener="plain", action=_forward(("items", 1))),),
+    )

@@ -31,7 +31,13 @@ from controlplane.model import (
 )
 from controlplane.translator import GroupResources, translate
 from controlplane.translator.ratelimits import SERVICE_CLUSTER
-from tests.unit.translator.golden_state import BACKOFFICE, EDGE, RATELIMIT, golden_state
+from tests.unit.translator.golden_state import (
+    BACKOFFICE,
+    EDGE,
+    RATELIMIT,
+    golden_state,
+    plain_state,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -113,6 +119,15 @@ def test_envoy_accepts_the_translated_group(group: str, tmp_path: Path) -> None:
 
     assert returncode == 0, f"Envoy rejected group {group!r}:\n{output}"
     assert f"configuration '{config}' OK" in output, output
+
+
+def test_envoy_accepts_policy_filters_that_no_route_enables(tmp_path: Path) -> None:
+    """Disabled in the listener and enabled nowhere: still a valid chain (jwt_authn too)."""
+    bootstrap = static_bootstrap(EDGE, translate(plain_state(), RATELIMIT)[EDGE])
+
+    returncode, output = envoy_validate(bootstrap, tmp_path / "plain.json")
+
+    assert returncode == 0, output
 
 
 def test_validation_catches_a_route_to_a_missing_cluster(tmp_path: Path) -> None:
