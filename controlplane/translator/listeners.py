@@ -16,7 +16,7 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
 from controlplane.translator.http_filters import http_filters
-from controlplane.translator.protos import ads_source, packed, socket_address
+from controlplane.translator.protos import ads_source, duration_fields, packed, socket_address
 from controlplane.translator.ratelimits import RateLimitService
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -51,6 +51,9 @@ def build_listener(listener: ListenerSpec, ratelimit: RateLimitService | None = 
             "max_headers_count": {"value": listener.limits.max_header_count}
         },
         max_request_headers_kb={"value": listener.limits.max_header_kb},
+        # Always explicit: 0 switches a timeout off (Envoy's own defaults: 300 s and off).
+        stream_idle_timeout=duration_fields(listener.stream_idle_timeout_seconds),
+        request_timeout=duration_fields(listener.request_timeout_seconds),
         **_path_fields(listener.paths),
     )
     chain = listener_components_pb2.FilterChain(
