@@ -43,8 +43,8 @@ class ListenerSpec(Spec):
         ge=0,
         le=86400,
         description="A request or stream with no bytes either way for this long is closed "
-        "(408 if no answer had started); every WebSocket message or gRPC frame starts it "
-        "again. 0: never. Routes replace it with their idle_timeout_seconds.",
+        "(a request still waiting for its answer gets 504); every WebSocket message or gRPC "
+        "frame starts it again. 0: never. Routes replace it with their idle_timeout_seconds.",
     )
     request_timeout_seconds: float = Field(
         default=0.0,
