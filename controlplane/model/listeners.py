@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from controlplane.model.common import IPAddress, Name, Port, Spec
+from controlplane.model.common import IPAddress, Name, Port, Spec, TimeoutSeconds
 from controlplane.model.edge import (
     ClientIps,
     Compression,
@@ -38,7 +38,7 @@ class ListenerSpec(Spec):
     client_ips: ClientIps | None = None
     # Timeouts of every request and stream of the listener; a route's idle_timeout_seconds
     # (or its service's idle_seconds) replaces the stream idle timeout for that route.
-    stream_idle_timeout_seconds: float = Field(
+    stream_idle_timeout_seconds: TimeoutSeconds = Field(
         default=300.0,
         ge=0,
         le=86400,
@@ -46,7 +46,7 @@ class ListenerSpec(Spec):
         "(a request still waiting for its answer gets 504); every WebSocket message or gRPC "
         "frame starts it again. 0: never. Routes replace it with their idle_timeout_seconds.",
     )
-    request_timeout_seconds: float = Field(
+    request_timeout_seconds: TimeoutSeconds = Field(
         default=0.0,
         ge=0,
         le=86400,

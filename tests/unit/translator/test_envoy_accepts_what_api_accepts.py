@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -22,6 +22,7 @@ from controlplane.api import create_app
 from controlplane.settings import Settings
 from controlplane.store import Database, load_gateway_state
 from controlplane.translator import translate
+from controlplane.translator.protos import duration_fields
 from controlplane.xds.nodes import NodeRegistry
 from tests.conftest import empty_database
 from tests.unit.api.conftest import RecordingPublisher
@@ -132,6 +133,8 @@ def _accepted(client: TestClient, kind: str, body: Json) -> str | None:
 @settings(
     max_examples=BATCHES,
     derandomize=True,
+    # No shrinking: it would run Envoy hundreds of times; the failure shows the whole state.
+    phases=[Phase.explicit, Phase.generate],
     deadline=None,
     database=None,
     suppress_health_check=list(HealthCheck),
@@ -180,3 +183,49 @@ def test_envoy_accepts_every_batch_the_api_accepts(
     returncode, output = envoy_validate(static_bootstrap("default", resources), config)
 
     assert returncode == 0, f"Envoy rejected what the API accepted:\n{output}\n{state}"
+
+
+# What this property found, pinned down.
+
+
+@pytest.mark.parametrize(
+    ("kind", "body", "message"),
+    [
+        # Envoy refuses a 0 s connect timeout, and 1e-10 s would reach it as 0 s.
+        (
+            "services",
+            {"timeouts": {"connect_seconds": 1e-10}},
+            "greater than or equal to 0.001",
+        ),
+        # A 0 s route timeout means "none": a tiny one must not turn into that.
+        ("services", {"timeouts": {"request_seconds": 1e-10}}, "too short"),
+        # Envoy parses header values, a direct response's content type included, as formatters.
+        (
+            "routes",
+            {"action": {"type": "direct_response", "status": 503, "content_type": "text/a%{b"}},
+            "content_type cannot contain '%'",
+        ),
+    ],
+)
+def test_what_envoy_would_reject_is_refused(
+    client: TestClient, kind: str, body: Json, message: str
+) -> None:
+    assert _accepted(client, "listeners", {"name": "public", "port": 8080})
+    assert _accepted(
+        client, "services", {"name": "base", "endpoints": [{"host": "10.0.0.1", "port": 80}]}
+    )
+    base: Json = (
+        {"name": "x", "endpoints": [{"host": "10.0.0.1", "port": 80}]}
+        if kind == "services"
+        else {"name": "x", "listener": "public", "action": {"backends": [{"service": "base"}]}}
+    )
+    response = client.post(f"/api/v1/{kind}", json={**base, **body})
+
+    assert response.status_code == 422, response.text
+    assert message in response.text
+
+
+def test_durations_round_as_a_whole() -> None:
+    assert duration_fields(1.9999999999) == {"seconds": 2, "nanos": 0}
+    assert duration_fields(30.5) == {"seconds": 30, "nanos": 500_000_000}
+    assert duration_fields(0.001) == {"seconds": 0, "nanos": 1_000_000}
