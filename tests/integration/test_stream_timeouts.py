@@ -29,6 +29,8 @@ pytestmark = pytest.mark.integration
 
 IDLE_SECONDS = 0.5
 REQUEST_SECONDS = 1.5
+# Envoy arms timers from its event loop's cached clock: they may fire a few ms early.
+EARLY = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_a_request_waiting_in_silence_ends_with_504(timed: tuple[str, Upstream])
     # The request had arrived whole: Envoy answers 504 for the silence upstream.
     assert response.status_code == 504
     assert response.text == "stream timeout"
-    assert IDLE_SECONDS <= waited < 2.0, waited
+    assert IDLE_SECONDS - EARLY <= waited < 2.0, waited
 
 
 def test_a_client_sending_its_body_too_slowly_ends_with_408(timed: tuple[str, Upstream]) -> None:
@@ -101,7 +103,7 @@ def test_a_client_sending_its_body_too_slowly_ends_with_408(timed: tuple[str, Up
         waited = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert answer.endswith(b"request timeout"), answer
-    assert REQUEST_SECONDS <= waited < REQUEST_SECONDS + 1.0, waited
+    assert REQUEST_SECONDS - EARLY <= waited < REQUEST_SECONDS + 1.0, waited
 
 
 def test_websockets_live_while_they_talk_and_end_when_silent(timed: tuple[str, Upstream]) -> None:
@@ -124,7 +126,7 @@ def test_websockets_live_while_they_talk_and_end_when_silent(timed: tuple[str, U
         with pytest.raises(ConnectionClosed):
             talking.recv(timeout=5)
         # Envoy then waits up to its delayed-close timeout (1 s) for the client to close.
-        assert IDLE_SECONDS <= time.monotonic() - silent_since < IDLE_SECONDS + 2.0
+        assert IDLE_SECONDS - EARLY <= time.monotonic() - silent_since < IDLE_SECONDS + 2.0
 
         assert time.monotonic() - opened > 4 * IDLE_SECONDS
         patient.send("still here")
