@@ -74,8 +74,13 @@ def _migrated_database(database_factory: DatabaseFactory) -> Iterator[Database]:
 @pytest.fixture
 def database(_migrated_database: Database) -> Database:
     """A migrated database, emptied before each test (the revision keeps counting)."""
-    with _migrated_database.session() as session:
+    empty_database(_migrated_database)
+    return _migrated_database
+
+
+def empty_database(database: Database) -> None:
+    """Delete every resource (the revision keeps counting)."""
+    with database.session() as session:
         for table in reversed(Base.metadata.sorted_tables):
             if table is not Revision.__table__:
                 session.execute(delete(table))
-    return _migrated_database

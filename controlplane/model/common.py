@@ -19,6 +19,21 @@ Name = Annotated[
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+# The shortest duration a positive timeout may have. Envoy refuses a zero connect timeout or
+# retry back-off, and reads a zero route timeout as "none"; far shorter values than this would
+# reach it as zero.
+MIN_SECONDS = 0.001
+
+
+def _off_or_measurable(value: float) -> float:
+    if 0 < value < MIN_SECONDS:
+        raise ValueError(f"{value:g} s is too short: give 0 (off) or at least {MIN_SECONDS:g} s")
+    return value
+
+
+# A timeout where 0 means "off".
+TimeoutSeconds = Annotated[float, AfterValidator(_off_or_measurable)]
+
 
 def _check_ip(value: str) -> str:
     try:

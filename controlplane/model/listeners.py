@@ -2,7 +2,7 @@
 
 from pydantic import Field
 
-from controlplane.model.common import IPAddress, Name, Port, Spec
+from controlplane.model.common import IPAddress, Name, Port, Spec, TimeoutSeconds
 from controlplane.model.edge import (
     ClientIps,
     Compression,
@@ -36,6 +36,25 @@ class ListenerSpec(Spec):
     cors: CorsPolicy | None = None
     security_headers: SecurityHeaders | None = None
     client_ips: ClientIps | None = None
+    # Timeouts of every request and stream of the listener; a route's idle_timeout_seconds
+    # (or its service's idle_seconds) replaces the stream idle timeout for that route.
+    stream_idle_timeout_seconds: TimeoutSeconds = Field(
+        default=300.0,
+        ge=0,
+        le=86400,
+        description="A request or stream with no bytes either way for this long is closed "
+        "(a request still waiting for its answer gets 504); every WebSocket message or gRPC "
+        "frame starts it again. 0: never. Routes replace it with their idle_timeout_seconds.",
+    )
+    request_timeout_seconds: TimeoutSeconds = Field(
+        default=0.0,
+        ge=0,
+        le=86400,
+        description="How long a client may take to send a whole request, headers and body, "
+        "unless the answer starts first (408): a guard against slow clients. 0: off. It stops "
+        "at a WebSocket's or gRPC stream's answer headers, but would cut a client stream "
+        "answered only at its end.",
+    )
     trusted_proxy_hops: int = Field(
         default=0,
         ge=0,

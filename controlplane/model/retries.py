@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
-from controlplane.model.common import Spec
+from controlplane.model.common import MIN_SECONDS, Spec
 
 # Envoy's retry conditions, HTTP (x-envoy-retry-on) and gRPC (x-envoy-retry-grpc-on) alike.
 RetryCondition = Literal[
@@ -44,11 +44,14 @@ class Retries(Spec):
         description="With condition retriable-status-codes: the statuses to retry.",
     )
     per_try_timeout_seconds: float | None = Field(
-        default=None, gt=0, le=3600, description="Each try's own deadline; null: the route's."
+        default=None,
+        ge=MIN_SECONDS,
+        le=3600,
+        description="Each try's own deadline; null: the route's.",
     )
-    backoff_base_seconds: float = Field(default=0.025, gt=0, le=60)
+    backoff_base_seconds: float = Field(default=0.025, ge=MIN_SECONDS, le=60)
     backoff_max_seconds: float | None = Field(
-        default=None, gt=0, le=600, description="Default: 10 x the base."
+        default=None, ge=MIN_SECONDS, le=600, description="Default: 10 x the base."
     )
     avoid_previous_hosts: bool = Field(
         default=True, description="A retry goes to an endpoint not tried yet, if there is one."

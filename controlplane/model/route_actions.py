@@ -216,8 +216,19 @@ class DirectResponseAction(Spec):
         default=None, description=f"At most {MAX_DIRECT_BODY_BYTES} bytes in UTF-8."
     )
     content_type: str = Field(
-        default="text/plain; charset=utf-8", max_length=256, pattern=r"^[!-~][ -~]*$"
+        default="text/plain; charset=utf-8",
+        max_length=256,
+        pattern=r"^[!-~][ -~]*$",
+        description="Without '%': Envoy would read it as the start of a formatter.",
     )
+
+    @model_validator(mode="after")
+    def _content_type_is_plain(self) -> Self:
+        if "%" in self.content_type:
+            raise ValueError(
+                "content_type cannot contain '%': Envoy reads header values as formatters"
+            )
+        return self
 
     @model_validator(mode="after")
     def _body_fits(self) -> Self:

@@ -9,7 +9,7 @@ from typing import Annotated, Literal, Self
 from pydantic import AfterValidator, Field, model_validator
 
 from controlplane.model.auth_route import PublicAuth, RouteAuth
-from controlplane.model.common import Name, Spec
+from controlplane.model.common import Name, Spec, TimeoutSeconds
 from controlplane.model.edge import ClientIps, CorsPolicy, CsrfPolicy, SecurityHeadersOverride
 from controlplane.model.path_templates import check_template
 from controlplane.model.regex import check_re2
@@ -151,10 +151,10 @@ class RouteSpec(Spec):
     )
     match: RouteMatch = RouteMatch()
     action: RouteAction
-    timeout_seconds: float | None = Field(
+    timeout_seconds: TimeoutSeconds | None = Field(
         default=None, ge=0, le=3600, description="Overrides the service's request timeout."
     )
-    idle_timeout_seconds: float | None = Field(
+    idle_timeout_seconds: TimeoutSeconds | None = Field(
         default=None,
         ge=0,
         le=86400,

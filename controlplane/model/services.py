@@ -5,7 +5,15 @@ from typing import Literal, Self
 from pydantic import Field, TypeAdapter, ValidationError, model_validator
 
 from controlplane.model.balancing import HashKey, LoadBalancing, Maglev, RingHash, check_fits_policy
-from controlplane.model.common import Hostname, IPAddress, Name, Port, Spec
+from controlplane.model.common import (
+    MIN_SECONDS,
+    Hostname,
+    IPAddress,
+    Name,
+    Port,
+    Spec,
+    TimeoutSeconds,
+)
 from controlplane.model.health import CircuitBreakers, HealthCheck, OutlierDetection
 from controlplane.model.retries import Retries
 from controlplane.model.tls import UpstreamTls
@@ -34,13 +42,13 @@ class Endpoint(Spec):
 
 
 class Timeouts(Spec):
-    connect_seconds: float = Field(default=5.0, gt=0, le=300)
-    request_seconds: float = Field(
+    connect_seconds: float = Field(default=5.0, ge=MIN_SECONDS, le=300)
+    request_seconds: TimeoutSeconds = Field(
         default=15.0, ge=0, le=3600, description="Default route timeout; 0 disables it."
     )
     idle_seconds: float | None = Field(
         default=None,
-        gt=0,
+        ge=MIN_SECONDS,
         le=86400,
         description="Default route idle timeout: a request or stream silent this long ends. "
         "Null: the listener's stream idle timeout.",

@@ -17,7 +17,7 @@ from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
 from controlplane.translator.auth_filters import denial_replies, identity_strip
 from controlplane.translator.http_filters import http_filters
-from controlplane.translator.protos import ads_source, packed, socket_address
+from controlplane.translator.protos import ads_source, duration_fields, packed, socket_address
 from controlplane.translator.ratelimits import RateLimitService
 
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
@@ -54,6 +54,9 @@ def build_listener(listener: ListenerSpec, ratelimit: RateLimitService | None = 
             "max_headers_count": {"value": listener.limits.max_header_count}
         },
         max_request_headers_kb={"value": listener.limits.max_header_kb},
+        # Always explicit: 0 switches a timeout off (Envoy's own defaults: 300 s and off).
+        stream_idle_timeout=duration_fields(listener.stream_idle_timeout_seconds),
+        request_timeout=duration_fields(listener.request_timeout_seconds),
         **_path_fields(listener.paths),
     )
     chain = listener_components_pb2.FilterChain(

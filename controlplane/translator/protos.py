@@ -22,8 +22,9 @@ def socket_address(host: str, port: int) -> Any:
 
 
 def duration_fields(seconds: float) -> dict[str, int]:
-    whole = int(seconds)
-    return {"seconds": whole, "nanos": round((seconds - whole) * 1e9)}
+    # Rounded as a whole: 1.9999999999 s is 2 s, never 1 s and 1,000,000,000 ns (invalid).
+    whole, nanos = divmod(round(seconds * 1e9), 1_000_000_000)
+    return {"seconds": whole, "nanos": nanos}
 
 
 def packed(message: Message) -> any_pb2.Any:

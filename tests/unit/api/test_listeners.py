@@ -38,6 +38,8 @@ def test_create_answers_201_with_location_etag_and_the_stored_resource(
         **dict.fromkeys(
             ("tls", "compression", "transform", "cors", "security_headers", "client_ips")
         ),
+        "stream_idle_timeout_seconds": 300.0,
+        "request_timeout_seconds": 0.0,
         "trusted_proxy_hops": 0,
     }
     assert publisher.calls == 1

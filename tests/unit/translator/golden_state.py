@@ -124,6 +124,8 @@ LISTENERS = (
         node_group=EDGE,
         http2=True,
         trusted_proxy_hops=1,
+        stream_idle_timeout_seconds=120,
+        request_timeout_seconds=30.5,
         tls=ListenerTls(certificates=["api-cert"]),
         grpc_web=True,
         compression=Compression(content_types=["application/json"], min_size_bytes=512),
