@@ -11,6 +11,13 @@ hot path, and would still race with other requests between the phases; we accept
 
 A group whose call fails is reported as None, and the caller applies each policy's
 on_redis_error to it; the other groups' answers stand.
+
+Batching: the groups submitted in the same event-loop tick for the same slot (all of them, on a
+single Redis) go out as one script call that decides them one after the other (see
+ratelimit/script.py), each request still atomic and checked-then-counted by itself. Under load
+a decision then costs a fraction of a round trip and of redis-py's per-call overhead; alone, it
+waits for nothing but the end of the current tick. A failed call fails every request in it
+(each gets its policies' failure modes); the timeout is per call, from the call's start.
 """
 
 import asyncio
@@ -30,6 +37,8 @@ from ratelimit.cluster import SlotMap
 
 # What the script answers: four integers per key (redis-py types it loosely).
 _Rows = Awaitable[list[list[int]]]
+# Requests per script call at most: a bigger batch would hold Redis too long in one script.
+MAX_BATCH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,9 @@ class RedisStore:
         self._single = single
         self._slots = slots
         self._timeout = timeout
+        self._pending: dict[int, _Batch] = {}  # per slot, the batch of the current tick
+        self._running: set[asyncio.Task[None]] = set()
+        self._latency = metrics.REDIS_LATENCY
 
     @classmethod
     def connect(cls, url: str, *, cluster: bool, timeout: float) -> "RedisStore":
@@ -71,6 +83,8 @@ class RedisStore:
         return cls(Redis.from_url(url, **options), None, timeout=timeout)
 
     async def close(self) -> None:
+        for task in list(self._running):
+            task.cancel()  # their requests get None (the failure modes)
         if self._single is not None:
             await self._single.aclose()
         if self._slots is not None:
@@ -88,15 +102,16 @@ class RedisStore:
 
     async def decide(self, checks: Sequence[Check]) -> list[Verdict | None]:
         """A verdict per check, in order; None where Redis did not answer in time."""
+        if self._slots is None:
+            return await self._submit(0, checks)
         groups: dict[int, list[int]] = {}
         for position, check in enumerate(checks):
-            slot = 0 if self._slots is None else key_slot(check.key.encode())
-            groups.setdefault(slot, []).append(position)
+            groups.setdefault(key_slot(check.key.encode()), []).append(position)
         if len(groups) == 1:
             (slot,) = groups
-            return await self._run(slot, checks)
+            return await self._submit(slot, checks)
         answers = await asyncio.gather(
-            *(self._run(slot, [checks[p] for p in group]) for slot, group in groups.items())
+            *(self._submit(slot, [checks[p] for p in group]) for slot, group in groups.items())
         )
         verdicts: list[Verdict | None] = [None] * len(checks)
         for positions, answer in zip(groups.values(), answers, strict=True):
@@ -104,34 +119,43 @@ class RedisStore:
                 verdicts[position] = verdict
         return verdicts
 
-    async def _run(self, slot: int, checks: Sequence[Check]) -> list[Verdict | None]:
-        keys = [check.key for check in checks]
-        argv: list[int] = []
-        for check in checks:
-            sub_window_ms = check.window_seconds * 1000 // script.SUB_WINDOWS
-            argv += (
-                script.SUB_WINDOWS,
-                sub_window_ms,
-                check.ceiling,
-                check.hits,
-                int(check.shadow),
-            )
+    def _submit(self, slot: int, checks: Sequence[Check]) -> "asyncio.Future[list[Verdict | None]]":
+        """Adds one request's checks to the slot's batch of this tick; its verdicts, later."""
+        future: asyncio.Future[list[Verdict | None]] = asyncio.get_running_loop().create_future()
+        batch = self._pending.get(slot)
+        if batch is None:
+            batch = self._pending[slot] = _Batch()
+            asyncio.get_running_loop().call_soon(self._flush, slot, batch)
+        batch.add(checks, future)
+        if len(batch.futures) >= MAX_BATCH:
+            self._flush(slot, batch)
+        return future
+
+    def _flush(self, slot: int, batch: "_Batch") -> None:
+        if self._pending.get(slot) is not batch:
+            return  # already sent, full
+        del self._pending[slot]
+        task = asyncio.create_task(self._run(slot, batch))
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _run(self, slot: int, batch: "_Batch") -> None:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout):
-                rows = await self._call(slot, keys, argv)
+                rows = await self._call(slot, batch.keys, batch.args())
         except (TimeoutError, RedisTimeoutError):
-            return self._failed("timeout", len(checks))
+            self._failed("timeout")
         except (RedisConnectionError, OSError):
-            return self._failed("connection", len(checks))
+            self._failed("connection")
         except RedisError:
-            return self._failed("other", len(checks))
+            self._failed("other")
+        else:
+            if not batch.answer(rows):  # never, unless the script is not ours
+                self._failed("other")
         finally:
-            metrics.REDIS_LATENCY.observe(time.perf_counter() - started)
-        return [
-            Verdict(bool(fits), int(remaining), reset_ms / 1000, retry_ms / 1000)
-            for fits, remaining, reset_ms, retry_ms in rows
-        ]
+            batch.fail()  # the requests not answered (all, when the call failed)
+            self._latency.observe(time.perf_counter() - started)
 
     async def _call(self, slot: int, keys: list[str], argv: list[int]) -> list[list[int]]:
         if self._slots is None:
@@ -144,11 +168,59 @@ class RedisStore:
             self._slots.moved(moved.slot_id, moved.node_addr)
             return await _script(await self._slots.client(slot), keys, argv)
 
-    def _failed(self, kind: str, count: int) -> list[Verdict | None]:
+    def _failed(self, kind: str) -> None:
         metrics.REDIS_ERRORS.labels(kind=kind).inc()
         if self._slots is not None:
             self._slots.stale()  # a node down, a slot moved: the map may be wrong
-        return [None] * count
+
+
+class _Batch:
+    """The requests of one script call: their futures, keys and arguments, in order."""
+
+    __slots__ = ("futures", "keys", "numbers", "sizes")
+
+    def __init__(self) -> None:
+        self.futures: list[asyncio.Future[list[Verdict | None]]] = []
+        self.keys: list[str] = []
+        self.sizes: list[int] = []
+        self.numbers: list[int] = []
+
+    def add(self, checks: Sequence[Check], future: "asyncio.Future[list[Verdict | None]]") -> None:
+        self.futures.append(future)
+        self.sizes.append(len(checks))
+        for check in checks:
+            self.keys.append(check.key)
+            self.numbers += (
+                script.SUB_WINDOWS,
+                check.window_seconds * 1000 // script.SUB_WINDOWS,
+                check.ceiling,
+                check.hits,
+                int(check.shadow),
+            )
+
+    def args(self) -> list[int]:
+        return [len(self.sizes), *self.sizes, *self.numbers]
+
+    def answer(self, rows: list[list[int]]) -> bool:
+        """Gives each request its rows; False (nobody answered) when the rows do not fit."""
+        if len(rows) != len(self.keys):
+            return False
+        verdicts: list[Verdict | None] = [
+            Verdict(bool(fits), int(remaining), reset_ms / 1000, retry_ms / 1000)
+            for fits, remaining, reset_ms, retry_ms in rows
+        ]
+        first = 0
+        for future, size in zip(self.futures, self.sizes, strict=True):
+            if not future.done():  # its caller may have been cancelled
+                future.set_result(verdicts[first : first + size])
+            first += size
+        return True
+
+    def fail(self) -> None:
+        """None for every request not answered yet: its policies' failure modes apply."""
+        for future, size in zip(self.futures, self.sizes, strict=True):
+            if not future.done():
+                future.set_result([None] * size)
 
 
 async def _script(client: Redis, keys: list[str], argv: list[int]) -> list[list[int]]:
