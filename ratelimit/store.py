@@ -22,11 +22,10 @@ waits for nothing but the end of the current tick. A failed call fails every req
 
 import asyncio
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import MovedError, NoScriptError, RedisError
@@ -34,9 +33,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ratelimit import metrics, script
 from ratelimit.cluster import SlotMap
+from ratelimit.resp import ScriptClient
 
-# What the script answers: four integers per key (redis-py types it loosely).
-_Rows = Awaitable[list[list[int]]]
 # Requests per script call at most: a bigger batch would hold Redis too long in one script.
 MAX_BATCH = 64
 
@@ -61,7 +59,9 @@ class Verdict:
 class RedisStore:
     """One Redis (`single`) or a Cluster (`slots`: see ratelimit/cluster.py)."""
 
-    def __init__(self, single: Redis | None, slots: SlotMap | None, *, timeout: float) -> None:
+    def __init__(
+        self, single: ScriptClient | None, slots: SlotMap | None, *, timeout: float
+    ) -> None:
         self._single = single
         self._slots = slots
         self._timeout = timeout
@@ -71,22 +71,22 @@ class RedisStore:
 
     @classmethod
     def connect(cls, url: str, *, cluster: bool, timeout: float) -> "RedisStore":
-        # No retries inside redis-py: a retry would not fit in the timeout, and the next
-        # request tries again anyway.
-        options: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-            "retry": None,
-        }
         if cluster:
+            # redis-py for CLUSTER SLOTS. No retries inside it: a retry would not fit in the
+            # timeout, and the next refresh tries again anyway.
+            options: dict[str, Any] = {
+                "socket_timeout": timeout,
+                "socket_connect_timeout": timeout,
+                "retry": None,
+            }
             return cls(None, SlotMap(url, timeout, options), timeout=timeout)
-        return cls(Redis.from_url(url, **options), None, timeout=timeout)
+        return cls(ScriptClient(url, connect_timeout=timeout), None, timeout=timeout)
 
     async def close(self) -> None:
         for task in list(self._running):
             task.cancel()  # their requests get None (the failure modes)
         if self._single is not None:
-            await self._single.aclose()
+            await self._single.close()
         if self._slots is not None:
             await self._slots.close()
 
@@ -96,7 +96,7 @@ class RedisStore:
         assert self._single is not None
         try:
             async with asyncio.timeout(self._timeout * 4):
-                return bool(await cast(Awaitable[bool], self._single.ping()))
+                return await self._single.ping()
         except (RedisError, TimeoutError, OSError):
             return False
 
@@ -141,10 +141,21 @@ class RedisStore:
 
     async def _run(self, slot: int, batch: "_Batch") -> None:
         started = time.perf_counter()
+        client: ScriptClient | None = None
         try:
             async with asyncio.timeout(self._timeout):
-                rows = await self._call(slot, batch.keys, batch.args())
+                client = await self._client(slot)
+                try:
+                    rows = await _script(client, batch.keys, batch.args())
+                except MovedError as moved:
+                    # A failover or a resharding: the answer names the slot's master; follow it.
+                    assert self._slots is not None
+                    self._slots.moved(moved.slot_id, moved.node_addr)
+                    client = await self._client(slot)
+                    rows = await _script(client, batch.keys, batch.args())
         except (TimeoutError, RedisTimeoutError):
+            if client is not None:
+                client.reset()  # a node that stopped answering: a new connection next time
             self._failed("timeout")
         except (RedisConnectionError, OSError):
             self._failed("connection")
@@ -157,16 +168,11 @@ class RedisStore:
             batch.fail()  # the requests not answered (all, when the call failed)
             self._latency.observe(time.perf_counter() - started)
 
-    async def _call(self, slot: int, keys: list[str], argv: list[int]) -> list[list[int]]:
+    async def _client(self, slot: int) -> ScriptClient:
         if self._slots is None:
             assert self._single is not None
-            return await _script(self._single, keys, argv)
-        try:
-            return await _script(await self._slots.client(slot), keys, argv)
-        except MovedError as moved:
-            # A failover or a resharding: the answer names the slot's master, follow it once.
-            self._slots.moved(moved.slot_id, moved.node_addr)
-            return await _script(await self._slots.client(slot), keys, argv)
+            return self._single
+        return await self._slots.client(slot)
 
     def _failed(self, kind: str) -> None:
         metrics.REDIS_ERRORS.labels(kind=kind).inc()
@@ -223,9 +229,10 @@ class _Batch:
                 future.set_result([None] * size)
 
 
-async def _script(client: Redis, keys: list[str], argv: list[int]) -> list[list[int]]:
+async def _script(client: ScriptClient, keys: list[str], argv: list[int]) -> list[list[int]]:
     try:
-        return await cast(_Rows, client.evalsha(script.SHA, len(keys), *keys, *argv))
+        rows: list[list[int]] = await client.evalsha(script.SHA, len(keys), *keys, *argv)
     except NoScriptError:
         # A restarted or failed-over Redis forgot the script: EVAL loads it again.
-        return await cast(_Rows, client.eval(script.SOURCE, len(keys), *keys, *argv))
+        rows = await client.eval(script.SOURCE, len(keys), *keys, *argv)
+    return rows

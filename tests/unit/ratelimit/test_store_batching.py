@@ -5,7 +5,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import pytest
-from redis.asyncio import Redis
 from redis.crc import key_slot
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -14,6 +13,7 @@ from ratelimit.cluster import SlotMap
 from ratelimit.engine import Engine
 from ratelimit.keys import counter_key
 from ratelimit.policies import compile_policies
+from ratelimit.resp import ScriptClient
 from ratelimit.store import MAX_BATCH, Check, RedisStore
 from tests.unit.ratelimit.factories import ALLOW, DENY, descriptor, player, policy
 
@@ -27,6 +27,10 @@ class FakeRedis:
         self.calls: list[tuple[list[str], list[int]]] = []
         self.down = down
         self.delay = delay
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
 
     async def evalsha(self, sha: str, numkeys: int, *args: Any) -> list[list[int]]:
         assert sha == script.SHA
@@ -61,7 +65,7 @@ class FakeSlots:
 
 
 def single(fake: FakeRedis, timeout: float = 1.0) -> RedisStore:
-    return RedisStore(cast(Redis, fake), None, timeout=timeout)
+    return RedisStore(cast(ScriptClient, fake), None, timeout=timeout)
 
 
 def check(key: str, ceiling: int = 10, hits: int = 1) -> Check:
@@ -118,6 +122,7 @@ async def test_the_timeout_is_per_call() -> None:
     answers = await asyncio.gather(store.decide([check("a")]), store.decide([check("b")]))
     assert list(answers) == [[None], [None]]
     assert loop.time() - started < 1.0
+    assert fake.resets == 1  # the connection that stopped answering is dropped
 
 
 async def test_a_cancelled_request_does_not_disturb_its_batch() -> None:
