@@ -12,12 +12,15 @@ hot path, and would still race with other requests between the phases; we accept
 A group whose call fails is reported as None, and the caller applies each policy's
 on_redis_error to it; the other groups' answers stand.
 
-Batching: the groups submitted in the same event-loop tick for the same slot (all of them, on a
-single Redis) go out as one script call that decides them one after the other (see
-ratelimit/script.py), each request still atomic and checked-then-counted by itself. Under load
-a decision then costs a fraction of a round trip and of redis-py's per-call overhead; alone, it
-waits for nothing but the end of the current tick. A failed call fails every request in it
-(each gets its policies' failure modes); the timeout is per call, from the call's start.
+Batching: the groups submitted for the same slot (all of them, on a single Redis) go out
+together as one script call that decides them one after the other (see ratelimit/script.py),
+each request still atomic and checked-then-counted by itself. A batch goes at the end of the
+event-loop tick it was opened in when no call of its slot is under way; otherwise when that
+call ends (so under load a decision costs a fraction of a round trip, of the call's overhead
+and of the wake-ups of Redis and this process), or at once when full. Alone, a
+request waits for nothing but the end of the tick. The timeout runs from the moment a batch
+opens, so no request waits longer than it in all; a failed or timed-out call fails every
+request in it (each gets its policies' failure modes).
 """
 
 import asyncio
@@ -67,6 +70,7 @@ class RedisStore:
         self._timeout = timeout
         self._pending: dict[int, _Batch] = {}  # per slot, the batch of the current tick
         self._running: set[asyncio.Task[None]] = set()
+        self._in_flight: dict[int, int] = {}  # per slot, script calls under way
         self._latency = metrics.REDIS_LATENCY
 
     @classmethod
@@ -85,6 +89,9 @@ class RedisStore:
     async def close(self) -> None:
         for task in list(self._running):
             task.cancel()  # their requests get None (the failure modes)
+        for batch in self._pending.values():
+            batch.fail()
+        self._pending.clear()
         if self._single is not None:
             await self._single.close()
         if self._slots is not None:
@@ -120,12 +127,15 @@ class RedisStore:
         return verdicts
 
     def _submit(self, slot: int, checks: Sequence[Check]) -> "asyncio.Future[list[Verdict | None]]":
-        """Adds one request's checks to the slot's batch of this tick; its verdicts, later."""
-        future: asyncio.Future[list[Verdict | None]] = asyncio.get_running_loop().create_future()
+        """Adds one request's checks to the slot's open batch; its verdicts, later."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[list[Verdict | None]] = loop.create_future()
         batch = self._pending.get(slot)
         if batch is None:
-            batch = self._pending[slot] = _Batch()
-            asyncio.get_running_loop().call_soon(self._flush, slot, batch)
+            batch = self._pending[slot] = _Batch(loop.time() + self._timeout)
+            if not self._in_flight.get(slot):
+                loop.call_soon(self._flush, slot, batch)
+            # else: _run flushes it when the call under way ends
         batch.add(checks, future)
         if len(batch.futures) >= MAX_BATCH:
             self._flush(slot, batch)
@@ -133,8 +143,9 @@ class RedisStore:
 
     def _flush(self, slot: int, batch: "_Batch") -> None:
         if self._pending.get(slot) is not batch:
-            return  # already sent, full
+            return  # already sent
         del self._pending[slot]
+        self._in_flight[slot] = self._in_flight.get(slot, 0) + 1
         task = asyncio.create_task(self._run(slot, batch))
         self._running.add(task)
         task.add_done_callback(self._running.discard)
@@ -143,7 +154,7 @@ class RedisStore:
         started = time.perf_counter()
         client: ScriptClient | None = None
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout_at(batch.deadline):
                 client = await self._client(slot)
                 try:
                     rows = await _script(client, batch.keys, batch.args())
@@ -167,6 +178,10 @@ class RedisStore:
         finally:
             batch.fail()  # the requests not answered (all, when the call failed)
             self._latency.observe(time.perf_counter() - started)
+            self._in_flight[slot] -= 1
+            waiting = self._pending.get(slot)
+            if waiting is not None:
+                self._flush(slot, waiting)
 
     async def _client(self, slot: int) -> ScriptClient:
         if self._slots is None:
@@ -183,9 +198,10 @@ class RedisStore:
 class _Batch:
     """The requests of one script call: their futures, keys and arguments, in order."""
 
-    __slots__ = ("futures", "keys", "numbers", "sizes")
+    __slots__ = ("deadline", "futures", "keys", "numbers", "sizes")
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline  # loop time: the timeout, from the moment the batch opened
         self.futures: list[asyncio.Future[list[Verdict | None]]] = []
         self.keys: list[str] = []
         self.sizes: list[int] = []

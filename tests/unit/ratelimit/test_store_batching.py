@@ -162,3 +162,31 @@ async def test_a_request_on_a_failed_node_gets_its_failure_mode(down_policy: str
     assert on_up.outcomes[0].remaining == 4
     assert slots.stale_calls == 1
     assert len(slots.up.calls) == len(slots.down.calls) == 1
+
+
+async def test_requests_during_a_call_go_together_when_it_ends() -> None:
+    fake = FakeRedis(delay=0.05)
+    store = single(fake)
+    first = asyncio.ensure_future(store.decide([check("a")]))
+    await asyncio.sleep(0.01)  # the first call under way
+    later = [asyncio.ensure_future(store.decide([check(f"b{i}")])) for i in range(3)]
+    await asyncio.sleep(0)
+    more = asyncio.ensure_future(store.decide([check("c")]))  # another tick, same batch
+    await asyncio.gather(first, *later, more)
+    assert [keys for keys, _ in fake.calls] == [["a"], ["b0", "b1", "b2", "c"]]
+
+
+async def test_the_timeout_runs_from_the_moment_a_batch_opens() -> None:
+    fake = FakeRedis(delay=5.0)
+    store = single(fake, timeout=0.2)
+    loop = asyncio.get_running_loop()
+    first = asyncio.ensure_future(store.decide([check("a")]))
+    await asyncio.sleep(0.1)
+    started = loop.time()
+    # Opened at 0.1 s, sent when the first call times out (0.2 s), given up on at 0.3 s: a
+    # timeout from the call's start would have made it wait until 0.4 s.
+    waiting = await store.decide([check("b")])
+    assert list(await first) == [None]
+    assert waiting == [None]
+    assert loop.time() - started < 0.28
+    assert len(fake.calls) == 2
