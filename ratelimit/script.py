@@ -25,9 +25,9 @@ S, the under-admission shrinks as 1/(S+1). Measured (shared 2-core machine, redi
 µs per EVALSHA from `INFO commandstats`, one descriptor, 200 busy counters, two runs):
 S = 5: 9-11, 10: 10-12, 20: 12-16, 50: 20-31, 100: 33-54; a refused check (S = 20) 10-12; the
 two-counter estimate it replaced: 6-10. The upper ends are a 1 s window, where almost every call
-also drops a sub-window that left. Against the ~250 µs of Python a decision costs, S = 20 adds
-a few µs. Memory: at most S + 1 small integer fields per counter; the key expires once its
-newest hits have left the span (at most W + w after them).
+also drops a sub-window that left. Against the ~240 µs of service CPU a decision costs (gRPC
+included), S = 20 adds a few µs. Memory: at most S + 1 small integer fields per counter; the
+key expires once its newest hits have left the span (at most W + w after them).
 
 Per key (the keys of all requests, in order) the script answers four integers: fits (1/0: this
 counter alone would admit), remaining, milliseconds until every hit counted now has left the

@@ -1,4 +1,4 @@
-"""Counters in Redis, single or Cluster: one script call per decision.
+"""Counters in Redis, single or Cluster: at most one script call per decision.
 
 On a single Redis every descriptor of a request goes into one script call: one round trip,
 atomic. On Redis Cluster each counter is one key in one slot, but the counters of one request
