@@ -23,6 +23,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+from ratelimit.resp import ScriptClient
+
 SLOTS = 16384
 REFRESH_INTERVAL = 0.05
 Address = tuple[str, int]
@@ -34,20 +36,26 @@ class SlotMap:
         self._seed: Address = (self._url.hostname or "localhost", self._url.port or 6379)
         self._timeout = timeout
         self._options = options
-        self._nodes: dict[Address, Redis] = {}
+        self._nodes: dict[Address, Redis] = {}  # redis-py, for CLUSTER SLOTS
+        self._scripts: dict[Address, ScriptClient] = {}  # the hot path's, for script calls
         self._owners: list[Address | None] = [None] * SLOTS
         self._read = False
         self._refreshing: asyncio.Task[bool] | None = None
         self._last_refresh = -REFRESH_INTERVAL
 
-    async def client(self, slot: int) -> Redis:
-        """The client of the slot's master; the map is read first by a process's first call."""
+    async def client(self, slot: int) -> ScriptClient:
+        """The script client of the slot's master; a process's first call reads the map."""
         if not self._read:
             await self.refresh()
         owner = self._owners[slot]
         if owner is None:
             raise RedisConnectionError(f"no master known for slot {slot}")
-        return self._node(owner)
+        client = self._scripts.get(owner)
+        if client is None:
+            client = self._scripts[owner] = ScriptClient(
+                self._url_of(owner), connect_timeout=self._timeout
+            )
+        return client
 
     def moved(self, slot: int, address: Address) -> None:
         """A node said MOVED: the slot is served elsewhere now, and others may have moved too."""
@@ -85,14 +93,18 @@ class SlotMap:
             self._refreshing.cancel()
         for node in self._nodes.values():
             await node.aclose()
+        for client in self._scripts.values():
+            await client.close()
 
     def _node(self, address: Address) -> Redis:
         node = self._nodes.get(address)
         if node is None:
-            # The seed's URL with another host and port: same credentials, TLS and options.
-            credentials = self._url.netloc.rpartition("@")[0]
-            netloc = f"{credentials}@" if credentials else ""
-            host = f"[{address[0]}]" if ":" in address[0] else address[0]  # IPv6
-            url = self._url._replace(netloc=f"{netloc}{host}:{address[1]}").geturl()
-            node = self._nodes[address] = Redis.from_url(url, **self._options)
+            node = self._nodes[address] = Redis.from_url(self._url_of(address), **self._options)
         return node
+
+    def _url_of(self, address: Address) -> str:
+        """The seed's URL with another host and port: same credentials, TLS and database."""
+        credentials = self._url.netloc.rpartition("@")[0]
+        netloc = f"{credentials}@" if credentials else ""
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]  # IPv6
+        return self._url._replace(netloc=f"{netloc}{host}:{address[1]}").geturl()

@@ -159,9 +159,7 @@ class Engine:
             if retry is None:
                 continue
             refused = True
-            metrics.DECISIONS.labels(
-                policy=item.policy.name, outcome=metrics.LIMITED_FROM_MEMORY
-            ).inc()
+            metrics.count_decision(item.policy.name, metrics.LIMITED_FROM_MEMORY)
             outcomes[item.position] = Outcome(
                 policy=item.policy,
                 ceiling=check.ceiling,
@@ -198,4 +196,4 @@ def _outcome(policy: Policy, verdict: Verdict, request_limited: bool) -> str | N
 
 def _count(policy: Policy, outcome: str | None) -> None:
     if outcome is not None:
-        metrics.DECISIONS.labels(policy=policy.name, outcome=outcome).inc()
+        metrics.count_decision(policy.name, outcome)

@@ -50,3 +50,16 @@ REDIS_ERRORS = Counter(
     ["kind"],
 )
 POLICIES = Gauge("chaosgw_ratelimit_policies", "Policies this process holds.")
+
+# The children of DECISIONS by (policy, outcome), looked up once: `labels()` takes a lock and
+# builds a tuple on every call, and a decision counts one to three of them.
+_DECISION_CHILDREN: dict[tuple[str, str], Counter] = {}
+
+
+def count_decision(policy: str, outcome: str) -> None:
+    child = _DECISION_CHILDREN.get((policy, outcome))
+    if child is None:
+        child = _DECISION_CHILDREN[policy, outcome] = DECISIONS.labels(
+            policy=policy, outcome=outcome
+        )
+    child.inc()
