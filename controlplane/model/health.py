@@ -15,7 +15,8 @@ class HealthCheck(Spec):
     path: str | None = Field(
         default=None,
         max_length=1024,
-        pattern=r"^/[^\s]*$",
+        # No spaces or control characters: Envoy refuses them in a probe's path.
+        pattern=r"^/[^\s\x00-\x1f\x7f]*$",
         description="http: the path probed (default /healthz).",
     )
     expected_statuses: list[int] = Field(

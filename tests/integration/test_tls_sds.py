@@ -64,12 +64,17 @@ def test_https_with_the_certificate_then_rotation_over_sds(gateway: Gateway) -> 
     )
     context = ssl.create_default_context(cadata=CA.pem)
     with httpx.Client(verify=context) as client:
-        response = client.get(
-            f"https://{LOCALHOST}:{gateway.port}/hello",
-            headers={"host": HOST},
-            extensions={"sni_hostname": HOST},
-        )
-    assert response.status_code == 200
+
+        def hello() -> httpx.Response | None:
+            answer = client.get(
+                f"https://{LOCALHOST}:{gateway.port}/hello",
+                headers={"host": HOST},
+                extensions={"sni_hostname": HOST},
+            )
+            return answer if answer.status_code == 200 else None
+
+        # The listener can be warm with routes from before the route was declared.
+        response = wait_until(hello, timeout=5, description="the route over HTTPS")
     assert response.json()["upstream"] == "echo"
     modified = envoy.stat("listener_manager.listener_modified")
     listener_version = envoy.active_listener_version("public")

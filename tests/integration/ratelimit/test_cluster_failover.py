@@ -56,12 +56,21 @@ def same_master(cluster: RedisCluster, key: str) -> str:
 
 
 async def remaining(engine: Engine, entries: Entries, tries: int) -> list[int | None]:
-    """What each decision said was left; None for a refusal."""
-    answers = []
-    for _ in range(tries):
+    """What each of `tries` decisions made by Redis said was left; None for a refusal.
+
+    On a loaded machine a call can outlast the Redis timeout: the policy's failure mode then
+    admits without counting, which says nothing about the counter. Such answers are skipped.
+    """
+    answers: list[int | None] = []
+    for _ in range(tries * 20):
         decision = await engine.decide([entries], 1)
-        answers.append(None if decision.limited else decision.outcomes[0].remaining)
-    return answers
+        if decision.limited:
+            answers.append(None)
+        elif decision.outcomes[0].remaining is not None:
+            answers.append(decision.outcomes[0].remaining)
+        if len(answers) == tries:
+            return answers
+    raise AssertionError(f"Redis decided only {len(answers)} of {tries} in {tries * 20} tries")
 
 
 async def test_decisions_survive_master_failovers(tmp_path: Path, engines: EngineFactory) -> None:
@@ -80,8 +89,7 @@ async def test_decisions_survive_master_failovers(tmp_path: Path, engines: Engin
         quota_key = counter_key(PREFIX, "quota", ["q"])
         first = cluster.master_of(quota_key)
         (second,) = cluster.replicas_of(first)
-        for _ in range(4):
-            assert not (await engine.decide([quota], 1)).limited
+        assert await remaining(engine, quota, 4) == [9, 8, 7, 6]
 
         load = Load()
         loading = asyncio.create_task(

@@ -32,6 +32,7 @@ PEM_BODY = "MIIBQTCB6KADAgECAgEBMAoGCCqGSM49BAMCMB8xHTAbBgNVBAMMFENoYW9zIGdv"
             "greater than or equal to 1",
         ),
         ({"health_check": {"type": "tcp", "path": "/x"}}, "health_check", "http health"),
+        ({"health_check": {"path": "/health\x7f"}}, "health_check.path", "match pattern"),
         ({"health_check": {"expected_statuses": [99]}}, "health_check", "not an HTTP status"),
         ({"health_check": {"type": "grpc"}}, "", "needs protocol http2 or grpc"),
         ({"outlier_detection": {"max_ejection_percent": 150}}, "outlier_detection", "100"),
