@@ -58,12 +58,15 @@ def make_client(
         extauthz_endpoints: tuple[str, ...] = (),
         **headers: str,
     ) -> TestClient:
-        settings = Settings(
-            mode=mode,
-            admin_token=SecretStr(token),
-            ratelimit_endpoints=list(ratelimit_endpoints),
-            extauthz_endpoints=list(extauthz_endpoints),
-            CHAOSGW_API_KEY_SECRET=API_KEY_SECRET,
+        settings = Settings.model_validate(
+            {
+                "mode": mode,
+                "admin_token": SecretStr(token),
+                "ratelimit_endpoints": list(ratelimit_endpoints),
+                "extauthz_endpoints": list(extauthz_endpoints),
+                # The variable's name: the field reads CHAOSGW_API_KEY_SECRET, unprefixed.
+                "CHAOSGW_API_KEY_SECRET": API_KEY_SECRET,
+            }
         )
         client = TestClient(create_app(settings, database, publisher, nodes), headers=headers)
         clients.append(client)
