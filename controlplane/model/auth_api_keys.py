@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
+from typing import Self
 
 from pydantic import AwareDatetime, Field, model_validator
 
@@ -49,7 +50,7 @@ class ApiKeySpec(Spec):
     )
 
     @model_validator(mode="after")
-    def _distinct(self) -> "ApiKeySpec":
+    def _distinct(self) -> Self:
         if len(set(self.roles)) != len(self.roles):
             raise ValueError("roles lists a role twice")
         return self
