@@ -6,9 +6,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from pydantic import ValidationError
+
+if TYPE_CHECKING:
+    from serviceprocess.launcher import ServiceSettings
 
 T = TypeVar("T")
 
@@ -23,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "ratelimit",
         help="run the rate-limit service, one process per core (CHAOSGW_RATELIMIT_* variables)",
+    )
+    commands.add_parser(
+        "extauthz",
+        help="run the auth service (API keys), one process per core (CHAOSGW_EXTAUTHZ_* variables)",
     )
     local = commands.add_parser("run", help="run the whole gateway locally with a demo config")
     local.add_argument(
@@ -49,7 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "controlplane":
         return _controlplane()
     if args.command == "ratelimit":
-        return _ratelimit()
+        from ratelimit.settings import Settings as RateLimitSettings
+
+        return _service("ratelimit", RateLimitSettings)
+    if args.command == "extauthz":
+        from extauthz.settings import Settings as ExtAuthzSettings
+
+        return _service("extauthz", ExtAuthzSettings)
     if args.command == "run":
         from controlplane.devstack import DevPorts, run
 
@@ -72,12 +85,11 @@ def _controlplane() -> int:
     return 0
 
 
-def _ratelimit() -> int:
-    from ratelimit.launcher import run
-    from ratelimit.settings import Settings
+def _service(name: str, load: Callable[[], "ServiceSettings"]) -> int:
+    from serviceprocess.launcher import run
 
-    settings = _settings(Settings)
-    return 2 if settings is None else run(settings)
+    settings = _settings(load)
+    return 2 if settings is None else run(name, settings)
 
 
 def _settings(load: Callable[[], T]) -> T | None:

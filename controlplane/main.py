@@ -15,7 +15,7 @@ from controlplane.logging import configure_logging
 from controlplane.settings import Settings
 from controlplane.store.database import Database
 from controlplane.store.state import StoreReader
-from controlplane.translator import RateLimitService
+from controlplane.translator import ExtAuthzService, RateLimitService
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
@@ -54,6 +54,7 @@ async def serve(settings: Settings) -> None:
         settings.ratelimit_timeout_seconds,
         settings.ratelimit_failure_mode_deny,
     )
+    extauthz = ExtAuthzService.of(settings.extauthz_endpoints, settings.extauthz_timeout_seconds)
     # Remote key sets are fetched before a state with their provider is first published.
     jwks = JwksCache(on_change=lambda: publisher.changed())
     publisher = SnapshotPublisher(
@@ -62,6 +63,7 @@ async def serve(settings: Settings) -> None:
         store.revision,
         settings.revision_poll_seconds,
         ratelimit,
+        extauthz,
     )
     # Envoys that connect at once must get the real config, not an empty one.
     await publisher.rebuild()

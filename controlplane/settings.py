@@ -3,8 +3,10 @@
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -55,22 +57,38 @@ class Settings(BaseSettings):
         "true refuses it (429).",
     )
 
-    @field_validator("ratelimit_endpoints", mode="before")
+    extauthz_endpoints: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host:port of each auth service (extauthz) process, comma-separated. Empty: "
+        "no auth service, so routes needing it (API keys) are refused.",
+    )
+    extauthz_timeout_seconds: float = Field(
+        default=0.2, gt=0, le=10, description="How long Envoy waits for an auth decision."
+    )
+    api_key_secret: SecretStr = Field(
+        default=SecretStr(""),
+        validation_alias="CHAOSGW_API_KEY_SECRET",
+        description="Key of the HMAC that API keys are stored under; the auth service has the "
+        f"same. At least {MIN_SECRET_LENGTH} characters outside development mode.",
+    )
+
+    @field_validator("ratelimit_endpoints", "extauthz_endpoints", mode="before")
     @classmethod
     def _split_endpoints(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
-    @field_validator("ratelimit_endpoints")
+    @field_validator("ratelimit_endpoints", "extauthz_endpoints")
     @classmethod
-    def _check_endpoints(cls, endpoints: list[str]) -> list[str]:
+    def _check_endpoints(cls, endpoints: list[str], info: ValidationInfo) -> list[str]:
+        variable = f"CHAOSGW_{(info.field_name or '').upper()}"
         for endpoint in endpoints:
             host, _, port = endpoint.rpartition(":")
             if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
-                raise ValueError(f"rate-limit endpoint {endpoint!r} is not host:port")
+                raise ValueError(f"{variable}: endpoint {endpoint!r} is not host:port")
         if len(set(endpoints)) != len(endpoints):
-            raise ValueError("CHAOSGW_RATELIMIT_ENDPOINTS lists an endpoint twice")
+            raise ValueError(f"{variable} lists an endpoint twice")
         return endpoints
 
     @model_validator(mode="after")
@@ -82,5 +100,10 @@ class Settings(BaseSettings):
                     "CHAOSGW_ADMIN_TOKEN must be set to a random secret of at least "
                     f"{MIN_ADMIN_TOKEN_LENGTH} characters outside development mode "
                     "(or set CHAOSGW_MODE=development on a workstation)"
+                )
+            if len(self.api_key_secret.get_secret_value()) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "CHAOSGW_API_KEY_SECRET must be set to a random secret of at least "
+                    f"{MIN_SECRET_LENGTH} characters outside development mode"
                 )
         return self

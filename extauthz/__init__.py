@@ -1,6 +1,7 @@
 """The external authorization service (Envoy `envoy.service.auth.v3.Authorization`, gRPC).
 
-Decides what Envoy cannot decide alone: API keys, server-side sessions, OAuth2 introspection and
-resource-level permissions. Its policies arrive from the control plane over ADS. Built by the
-authentication issue; until then the gateway compiles no route that needs it.
+Decides what Envoy cannot decide alone; for now API keys: the caller's key is hashed with the
+shared secret and looked up in memory, among the keys the control plane pushes over ADS, with
+the route's policy (the roles it requires) from the same stream. One process per core, each on
+its own port; no I/O on a request's path.
 """

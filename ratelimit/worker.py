@@ -1,39 +1,29 @@
 """One service process: gRPC on its own port, its policy subscription, its health endpoints."""
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import grpc
-import uvicorn
 from chaosgw.ratelimit.v1 import policy_pb2
 
 from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from ratelimit.engine import Engine
-from ratelimit.health import HealthApp
 from ratelimit.policies import POLICY_TYPE_URL, InvalidPolicies, compile_policies
 from ratelimit.servicer import RateLimitServicer, add_to_server
 from ratelimit.settings import Settings
 from ratelimit.store import RedisStore
+from serviceprocess.health import HealthApp, HealthServer
 
 log = logging.getLogger(__name__)
 
 # The Python services' node group on the control plane (controlplane.xds.snapshot.POLICY_GROUP);
 # not imported, to keep the control plane's translator out of this process.
 POLICY_GROUP = "chaosgw.policy"
-
-
-class _EmbeddedServer(uvicorn.Server):
-    """uvicorn without its own signal handling: the worker stops everything itself."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 def policy_updater(engine: Engine) -> Callable[[Sequence[policy_pb2.RateLimitPolicy]], None]:
@@ -66,16 +56,16 @@ async def serve(settings: Settings, index: int) -> None:
     add_to_server(RateLimitServicer(engine), server)
     grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
     await server.start()
-    health = _EmbeddedServer(
-        uvicorn.Config(
-            HealthApp(store.ping, subscriber.ready.is_set),
-            host=settings.grpc_host,
-            port=settings.http_port_of(index),
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
-    )
+
+    async def problems() -> list[str]:
+        found = []
+        if not subscriber.ready.is_set():
+            found.append("no policies received from the control plane yet")
+        if not await store.ping():
+            found.append("redis unreachable")
+        return found
+
+    health = HealthServer(HealthApp(problems), settings.grpc_host, settings.http_port_of(index))
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, health.handle_exit, signum, None)

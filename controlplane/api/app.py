@@ -7,6 +7,8 @@ from starlette.routing import BaseRoute
 
 from controlplane.api import ops
 from controlplane.api.access_log import AccessLogMiddleware
+from controlplane.api.api_keys.endpoints import router as api_keys_router
+from controlplane.api.api_keys.service import ApiKeys
 from controlplane.api.certificates.endpoints import router as certificates_router
 from controlplane.api.context import AdminContext, ConfigPublisher
 from controlplane.api.errors import install_error_handlers, responses
@@ -65,6 +67,11 @@ TAGS = [
         "the tokens; the control plane fetches and refreshes remote key sets.",
     },
     {"name": "roles", "description": "Named sets of permissions that tokens grant."},
+    {
+        "name": "api-keys",
+        "description": "Keys for services and partners: shown once, stored as a keyed hash, "
+        "checked by the auth service, revoked by deletion.",
+    },
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
 ]
@@ -104,11 +111,12 @@ def create_app(
     domains = (
         listeners_router,
         services_router,
-        routes_router,
+        routes_router(auth_service=bool(settings.extauthz_endpoints)),
         certificates_router,
         policies_router,
         jwt_providers_router,
         roles_router,
+        api_keys_router(ApiKeys(settings.api_key_secret.get_secret_value().encode())),
         nodes_router,
     )
     for router in domains:

@@ -4,6 +4,7 @@ The admin API validates requests into these specs, the store persists them, and 
 translator compiles a whole `GatewayState` into Envoy resources.
 """
 
+from controlplane.model.auth_api_keys import ApiKeySpec, StoredApiKey
 from controlplane.model.auth_providers import (
     ClaimNames,
     InlineJwks,
@@ -67,6 +68,7 @@ from controlplane.model.state import GatewayState
 from controlplane.model.tls import CertificateSpec, ListenerTls, UpstreamTls
 
 __all__ = [
+    "ApiKeySpec",
     "AuthenticatedAuth",
     "Backend",
     "Canary",
@@ -119,6 +121,7 @@ __all__ = [
     "ServiceCredential",
     "ServiceSpec",
     "SourceIpHash",
+    "StoredApiKey",
     "SuccessRate",
     "TierLimit",
     "Timeouts",

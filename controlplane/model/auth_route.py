@@ -1,8 +1,8 @@
 """Who may call a route: anybody, or callers with given credentials, roles and permissions.
 
-Envoy checks JWTs and roles by itself. The other credential kinds need the auth service
-(API keys, sessions, OAuth2 introspection); they can be named already, and a route that needs
-them is refused until that service exists rather than served unprotected.
+Envoy checks JWTs and roles by itself. The other credential kinds need the auth service: API
+keys are checked there; sessions and OAuth2 introspection can be named already, and a route
+that needs them is refused until the service checks them rather than served unprotected.
 """
 
 from typing import Literal, Self
@@ -12,8 +12,10 @@ from pydantic import Field, model_validator
 from controlplane.model.auth_roles import Permission
 from controlplane.model.common import Name, Spec
 
-# Checked by Envoy itself; the others by the auth service.
-NATIVE_CREDENTIALS = frozenset({"jwt"})
+# Checked by the auth service (extauthz); "jwt" is checked by Envoy itself.
+SERVICE_CREDENTIALS = frozenset({"api_key"})
+# Not checked by any part of the gateway yet.
+NOT_YET_CHECKED = frozenset({"session", "oauth2_introspection"})
 
 
 class JwtCredential(Spec):
@@ -60,6 +62,10 @@ class AuthenticatedAuth(Spec):
             if isinstance(credential, JwtCredential)
             for name in credential.providers
         ]
+
+    def service_credentials(self) -> list[str]:
+        """The credential kinds the auth service checks for this route."""
+        return [c.kind for c in self.credentials if c.kind in SERVICE_CREDENTIALS]
 
 
 RouteAuth = PublicAuth | AuthenticatedAuth

@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from controlplane.model.auth_api_keys import StoredApiKey
 from controlplane.model.auth_providers import JwtProviderSpec
 from controlplane.model.auth_roles import RoleSpec
 from controlplane.model.listeners import ListenerSpec
@@ -21,6 +22,7 @@ class GatewayState:
     rate_limit_policies: tuple[RateLimitPolicySpec, ...] = ()
     jwt_providers: tuple[JwtProviderSpec, ...] = ()
     roles: tuple[RoleSpec, ...] = ()
+    api_keys: tuple[StoredApiKey, ...] = ()
     # Key sets fetched for providers with remote JWKS (provider name -> JWKS JSON text): not
     # stored, so they come from the control plane's fetcher, not from the store.
     fetched_jwks: Mapping[str, str] = field(default_factory=dict)

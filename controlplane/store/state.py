@@ -15,10 +15,12 @@ from controlplane.model import (
     RoleSpec,
     RouteSpec,
     ServiceSpec,
+    StoredApiKey,
 )
 from controlplane.store.database import Database
 from controlplane.store.repositories import revision, specs
 from controlplane.store.tables import (
+    ApiKey,
     Certificate,
     JwtProvider,
     Listener,
@@ -73,6 +75,7 @@ class StateLoader:
         self._policies = _Table(RateLimitPolicySpec, RateLimitPolicy)
         self._jwt_providers = _Table(JwtProviderSpec, JwtProvider)
         self._roles = _Table(RoleSpec, Role)
+        self._api_keys = _Table(StoredApiKey, ApiKey)
         self._seen: int | None = None
         self._state: GatewayState | None = None
 
@@ -89,6 +92,7 @@ class StateLoader:
             rate_limit_policies=self._policies.catch_up(session, self._seen),
             jwt_providers=self._jwt_providers.catch_up(session, self._seen),
             roles=self._roles.catch_up(session, self._seen),
+            api_keys=self._api_keys.catch_up(session, self._seen),
             revision=current,
         )
         self._seen = current

@@ -177,6 +177,13 @@ class Role(Resource, Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
+class ApiKey(Resource, Base):
+    """The spec holds the key's keyed hash, never the key (see model/auth_api_keys.py)."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
 # What a route's auth names. RESTRICT: a provider or role that routes rely on cannot go.
 route_jwt_provider_refs = Table(
     "route_jwt_provider_refs",

@@ -4,6 +4,8 @@
 resources, which is what lets the xDS layer version them by content hash.
 """
 
+from controlplane.translator.auth_extauthz import ExtAuthzService
+from controlplane.translator.auth_resources import api_key_resources, route_policy_resources
 from controlplane.translator.compile import (
     GroupResources,
     Serialized,
@@ -14,10 +16,13 @@ from controlplane.translator.compile import (
 from controlplane.translator.ratelimits import RateLimitService
 
 __all__ = [
+    "ExtAuthzService",
     "GroupResources",
     "RateLimitService",
     "Serialized",
     "Translator",
+    "api_key_resources",
     "policy_resources",
+    "route_policy_resources",
     "translate",
 ]

@@ -47,7 +47,8 @@ JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3
 PLAYER_ID_HEADER = "x-chaosgw-player-id"
 ROLES_HEADER = "x-chaosgw-roles"
 TIER_HEADER = "x-chaosgw-tier"
-IDENTITY_HEADERS = (PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER)
+API_KEY_ID_HEADER = "x-chaosgw-api-key-id"
+IDENTITY_HEADERS = (PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER, API_KEY_ID_HEADER)
 WWW_AUTHENTICATE = 'Bearer realm="chaosgw", error="invalid_token"'
 
 
@@ -97,13 +98,17 @@ def denial_replies() -> Any:
             }
         ],
     )
+    # The auth service writes its own denials' bodies (with its reason codes): they are kept.
     forbidden = hcm_pb2.ResponseMapper(
         filter={
-            "status_code_filter": {
-                "comparison": {
-                    "op": "EQ",
-                    "value": {"default_value": 403, "runtime_key": "chaosgw.reply_403"},
-                }
+            "extension_filter": {
+                "name": "envoy.access_loggers.extension_filters.cel",
+                "typed_config": packed(
+                    cel_pb2.ExpressionFilter(
+                        expression="response.code == 403 "
+                        '&& response.code_details != "ext_authz_denied"'
+                    )
+                ),
             }
         },
         body_format_override={"json_format": _body("forbidden")},

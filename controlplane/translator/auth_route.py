@@ -1,10 +1,11 @@
 """A route's `auth` becomes its per-route configuration of the `jwt_authn` and `rbac` filters.
 
-A protected route requires a valid token of any provider (`jwt_authn`: 401 otherwise), then
-its RBAC policy (403 otherwise) requires a payload verified by one of the route's providers
-whose roles claim holds the roles asked for. A required permission is compiled into the roles
-that grant it, from the declared roles: changing a role's permissions recompiles the routes
-and pushes them over RDS.
+A route protected by JWTs requires a valid token of any provider (`jwt_authn`: 401 otherwise),
+then its RBAC policy (403 otherwise) requires a payload verified by one of the route's
+providers whose roles claim holds the roles asked for. A required permission is compiled into
+the roles that grant it, from the declared roles: changing a role's permissions recompiles the
+routes and pushes them over RDS. A route protected by API keys turns `ext_authz` on instead;
+the auth service gets its role terms as a `RoutePolicy` (see auth_resources.py).
 """
 
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,7 @@ from envoy.config.rbac.v3 import rbac_pb2 as rbac_config_pb2
 from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
 
 from controlplane.model import AuthenticatedAuth, JwtProviderSpec, RoleSpec, RouteAuth
+from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER, extauthz_per_route
 from controlplane.translator.auth_filters import (
     JWT_FILTER,
     JWT_METADATA_NAMESPACE,
@@ -46,16 +48,43 @@ def auth_context(providers: Iterable[JwtProviderSpec], roles: Iterable[RoleSpec]
     )
 
 
-def per_filter_configs(auth: RouteAuth, context: AuthContext) -> dict[str, Any]:
-    """`Route.typed_per_filter_config` of the route; nothing for a public one."""
+def per_filter_configs(
+    route: str, auth: RouteAuth, context: AuthContext, *, auth_service: bool
+) -> dict[str, Any]:
+    """`Route.typed_per_filter_config` of the route; nothing for a public one.
+
+    A route whose credentials the auth service checks turns `ext_authz` on; without an auth
+    service (the settings changed since it was stored) its RBAC policy lets nobody in."""
     if not isinstance(auth, AuthenticatedAuth):
         return {}
+    if auth.service_credentials():
+        if auth_service:
+            return {EXTAUTHZ_FILTER: extauthz_per_route(route)}
+        return {
+            RBAC_FILTER: packed(_rbac({"principals": [_NOBODY], "permissions": [{"any": True}]}))
+        }
     principal = {"or_ids": {"ids": [_caller(auth, p, context) for p in auth.jwt_providers()]}}
     policy = {"permissions": [{"any": True}], "principals": [principal]}
-    rbac = rbac_pb2.RBACPerRoute(
+    return {JWT_FILTER: jwt_per_route(ANY_PROVIDER), RBAC_FILTER: packed(_rbac(policy))}
+
+
+def _rbac(policy: dict[str, Any]) -> Any:
+    return rbac_pb2.RBACPerRoute(
         rbac={"rules": {"action": rbac_config_pb2.RBAC.ALLOW, "policies": {"route": policy}}}
     )
-    return {JWT_FILTER: jwt_per_route(ANY_PROVIDER), RBAC_FILTER: packed(rbac)}
+
+
+def required_role_sets(auth: AuthenticatedAuth, context: AuthContext) -> list[tuple[str, ...]]:
+    """What the route asks of a caller's roles: one role of each set. A permission is the set
+    of roles granting it (empty: nobody holds it)."""
+    sets: list[tuple[str, ...]] = []
+    if auth.roles_any_of:
+        sets.append(tuple(auth.roles_any_of))
+    if auth.permissions_any_of:
+        granting = {r for p in auth.permissions_any_of for r in context.granted_by.get(p, ())}
+        sets.append(tuple(sorted(granting)))
+    sets.extend(context.granted_by.get(p, ()) for p in auth.permissions_all_of)
+    return sets
 
 
 def _caller(auth: AuthenticatedAuth, provider: str, context: AuthContext) -> dict[str, Any]:
@@ -63,16 +92,8 @@ def _caller(auth: AuthenticatedAuth, provider: str, context: AuthContext) -> dic
     claim = context.roles_claims.get(provider)
     if claim is None:
         return _NOBODY  # the provider is gone: its tokens open nothing
-    terms: list[dict[str, Any]] = [_metadata(provider, (), None)]
-    if auth.roles_any_of:
-        terms.append(_any_role(provider, claim, auth.roles_any_of))
-    if auth.permissions_any_of:
-        granting = {r for p in auth.permissions_any_of for r in context.granted_by.get(p, ())}
-        terms.append(_any_role(provider, claim, sorted(granting)))
-    terms.extend(
-        _any_role(provider, claim, context.granted_by.get(permission, ()))
-        for permission in auth.permissions_all_of
-    )
+    terms = [_metadata(provider, (), None)]
+    terms.extend(_any_role(provider, claim, roles) for roles in required_role_sets(auth, context))
     return {"and_ids": {"ids": terms}}
 
 

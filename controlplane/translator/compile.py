@@ -28,7 +28,8 @@ from controlplane.model import (
     RouteSpec,
     ServiceSpec,
 )
-from controlplane.translator import ratelimits
+from controlplane.translator import auth_extauthz, ratelimits
+from controlplane.translator.auth_extauthz import ExtAuthzService
 from controlplane.translator.auth_jwt import build_jwt_authn
 from controlplane.translator.auth_route import AuthContext, auth_context, per_filter_configs
 from controlplane.translator.clusters import build_cluster, build_load_assignment
@@ -118,17 +119,30 @@ class _CompiledRoute:
 
 class Translator:
     """`ratelimit`: the rate-limit service Envoy asks for global decisions; None: no global
-    rate limiting (global policies are then left out)."""
+    rate limiting (global policies are then left out). `extauthz`: the auth service that checks
+    API keys; None: routes needing it let nobody in."""
 
-    def __init__(self, ratelimit: RateLimitService | None = None) -> None:
+    def __init__(
+        self, ratelimit: RateLimitService | None = None, extauthz: ExtAuthzService | None = None
+    ) -> None:
         self._ratelimit = ratelimit
-        self._ratelimit_cluster = (
-            None
-            if ratelimit is None
-            else Serialized(
-                ratelimits.SERVICE_CLUSTER, serialize(ratelimits.build_service_cluster(ratelimit))
+        self._extauthz = extauthz
+        # The clusters of the gateway's own services, in every group.
+        self._service_clusters = []
+        if ratelimit is not None:
+            self._service_clusters.append(
+                Serialized(
+                    ratelimits.SERVICE_CLUSTER,
+                    serialize(ratelimits.build_service_cluster(ratelimit)),
+                )
             )
-        )
+        if extauthz is not None:
+            self._service_clusters.append(
+                Serialized(
+                    auth_extauthz.SERVICE_CLUSTER,
+                    serialize(auth_extauthz.build_service_cluster(extauthz)),
+                )
+            )
         self._routes: dict[int, _CompiledRoute] = {}
         # What compiled routes took from each service (timeouts, retries, hashing).
         self._defaults: dict[str, ServiceDefaults] = {}
@@ -174,8 +188,7 @@ class Translator:
                 & certificates.keys()
             )
             clusters = [self._cluster(service) for service in used_services]
-            if self._ratelimit_cluster is not None:
-                clusters.append(self._ratelimit_cluster)
+            clusters += self._service_clusters
             groups[group] = GroupResources(
                 clusters=sorted(clusters, key=lambda cluster: cluster.name),
                 endpoints=[
@@ -221,7 +234,9 @@ class Translator:
                         route,
                         route_policy(route, defaults),
                         limits,
-                        per_filter_configs(route.auth, auth),
+                        per_filter_configs(
+                            route.name, route.auth, auth, auth_service=self._extauthz is not None
+                        ),
                     ),
                     tuple(route.action.services()),
                     isinstance(route.action, ForwardAction) and route.action.rollout is not None,
@@ -261,7 +276,7 @@ class Translator:
 
     def _listener(self, listener: ListenerSpec) -> Serialized:
         payload = self._listeners.get(
-            listener, lambda: serialize(build_listener(listener, self._ratelimit))
+            listener, lambda: serialize(build_listener(listener, self._ratelimit, self._extauthz))
         )
         return Serialized(listener.name, payload)
 
@@ -292,10 +307,12 @@ def _jwt_authn(state: GatewayState) -> Serialized:
 
 
 def translate(
-    state: GatewayState, ratelimit: RateLimitService | None = None
+    state: GatewayState,
+    ratelimit: RateLimitService | None = None,
+    extauthz: ExtAuthzService | None = None,
 ) -> dict[str, GroupResources]:
     """Compile `state` from scratch."""
-    return Translator(ratelimit).translate(state)
+    return Translator(ratelimit, extauthz).translate(state)
 
 
 def policy_resources(state: GatewayState) -> list[Serialized]:

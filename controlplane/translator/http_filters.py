@@ -35,6 +35,7 @@ from google.protobuf.message import Message
 from controlplane.model import ListenerSpec
 from controlplane.model.edge import Algorithm, Compression
 from controlplane.translator import ratelimits
+from controlplane.translator.auth_extauthz import ExtAuthzService, extauthz_filter
 from controlplane.translator.auth_filters import auth_http_filters
 from controlplane.translator.protos import packed
 from controlplane.translator.ratelimits import RateLimitService
@@ -62,7 +63,11 @@ _LIBRARIES: dict[Algorithm, tuple[str, Message]] = {
 _UNUSED_BODY_LIMIT = 1024 * 1024
 
 
-def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> list[Any]:
+def http_filters(
+    listener: ListenerSpec,
+    ratelimit: RateLimitService | None,
+    extauthz: ExtAuthzService | None = None,
+) -> list[Any]:
     filters = [*_compressors(listener.compression)]
     filters += [
         _filter(CLIENT_IPS, rbac_pb2.RBAC(), off=True),
@@ -82,9 +87,12 @@ def http_filters(listener: ListenerSpec, ratelimit: RateLimitService | None) -> 
     ]
     if listener.grpc_web:
         filters.append(_filter(GRPC_WEB, grpc_web_pb2.GrpcWeb()))
-    # Identity first (verify tokens, check roles; what clients claim is stripped before any
-    # filter, see auth_filters), so the rate limiter counts verified players only.
+    # Identity first (verify tokens, check roles, ask the auth service about API keys; what
+    # clients claim is stripped before any filter, see auth_filters), so the rate limiter counts
+    # verified callers only.
     filters += auth_http_filters()
+    if extauthz is not None:
+        filters.append(extauthz_filter(extauthz))
     if ratelimit is not None:
         filters.append(ratelimits.global_filter(ratelimit))
     filters += [

@@ -15,6 +15,7 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
 from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
+from controlplane.translator.auth_extauthz import ExtAuthzService
 from controlplane.translator.auth_filters import denial_replies, identity_strip
 from controlplane.translator.http_filters import http_filters
 from controlplane.translator.protos import ads_source, duration_fields, packed, socket_address
@@ -36,14 +37,19 @@ def route_config_name(listener: ListenerSpec) -> str:
     return listener.name
 
 
-def build_listener(listener: ListenerSpec, ratelimit: RateLimitService | None = None) -> Any:
-    """`ratelimit`: the rate-limit service, when global rate limiting is on."""
+def build_listener(
+    listener: ListenerSpec,
+    ratelimit: RateLimitService | None = None,
+    extauthz: ExtAuthzService | None = None,
+) -> Any:
+    """`ratelimit`: the rate-limit service, when global rate limiting is on; `extauthz`: the
+    auth service, when there is one."""
     manager = HCM(
         stat_prefix=listener.name,
         codec_type=HCM.AUTO if listener.http2 else HCM.HTTP1,
         rds=hcm_pb2.Rds(config_source=ads_source(), route_config_name=route_config_name(listener)),
         early_header_mutation_extensions=[identity_strip()],
-        http_filters=http_filters(listener, ratelimit),
+        http_filters=http_filters(listener, ratelimit, extauthz),
         local_reply_config=denial_replies(),
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         # The client address (for client IP lists and %DOWNSTREAM_REMOTE_ADDRESS%) is the peer,

@@ -15,15 +15,12 @@ rate-limit filter, whose buckets (one per distinct value, per Envoy process) are
 route configuration.
 """
 
-import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chaosgw.ratelimit.v1 import policy_pb2
-from envoy.config.cluster.v3 import cluster_pb2
-from envoy.config.core.v3 import config_source_pb2, grpc_service_pb2, protocol_pb2
-from envoy.config.endpoint.v3 import endpoint_components_pb2, endpoint_pb2
+from envoy.config.core.v3 import config_source_pb2, grpc_service_pb2
 from envoy.config.ratelimit.v3 import rls_pb2
 from envoy.config.route.v3 import route_components_pb2 as rc_pb2
 from envoy.config.route.v3 import route_pb2
@@ -33,7 +30,6 @@ from envoy.extensions.filters.http.ratelimit.v3 import rate_limit_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
 )
-from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 from envoy.type.v3 import http_status_pb2
 
 from controlplane.model import (
@@ -44,8 +40,8 @@ from controlplane.model import (
 )
 from controlplane.model.ratelimits import CountedBy, counted_key
 from controlplane.model.routes import host_covers
-from controlplane.translator.clusters import HTTP_PROTOCOL_OPTIONS
-from controlplane.translator.protos import duration_fields, packed, socket_address
+from controlplane.translator.protos import duration_fields, packed
+from controlplane.translator.service_clusters import grpc_service_cluster, host_port
 from controlplane.translator.wire import field_number, length_delimited, serialize
 
 # No user service can be named so: names have no dots.
@@ -90,7 +86,7 @@ class RateLimitService:
         cls, endpoints: Iterable[str], timeout_seconds: float, failure_mode_deny: bool
     ) -> "RateLimitService | None":
         """From `host:port` strings; None when there are none (no global rate limiting)."""
-        parsed = tuple(_host_port(endpoint) for endpoint in endpoints)
+        parsed = tuple(host_port(endpoint) for endpoint in endpoints)
         return cls(parsed, timeout_seconds, failure_mode_deny) if parsed else None
 
 
@@ -130,35 +126,8 @@ def global_filter(service: RateLimitService) -> Any:
 
 
 def build_service_cluster(service: RateLimitService) -> Any:
-    """The cluster of the ratelimit service processes (gRPC, so HTTP/2)."""
-    resolved = all(_is_ip(host) for host, _ in service.endpoints)
-    cluster = cluster_pb2.Cluster(
-        name=SERVICE_CLUSTER,
-        connect_timeout=duration_fields(1.0),
-        type=cluster_pb2.Cluster.STATIC if resolved else cluster_pb2.Cluster.STRICT_DNS,
-        load_assignment=endpoint_pb2.ClusterLoadAssignment(
-            cluster_name=SERVICE_CLUSTER,
-            endpoints=[
-                endpoint_components_pb2.LocalityLbEndpoints(
-                    lb_endpoints=[
-                        endpoint_components_pb2.LbEndpoint(
-                            endpoint=endpoint_components_pb2.Endpoint(
-                                address=socket_address(host, port)
-                            )
-                        )
-                        for host, port in service.endpoints
-                    ]
-                )
-            ],
-        ),
-    )
-    options = http_protocol_options_pb2.HttpProtocolOptions(
-        explicit_http_config=http_protocol_options_pb2.HttpProtocolOptions.ExplicitHttpConfig(
-            http2_protocol_options=protocol_pb2.Http2ProtocolOptions()
-        )
-    )
-    cluster.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed(options))
-    return cluster
+    """The cluster of the ratelimit service processes."""
+    return grpc_service_cluster(SERVICE_CLUSTER, service.endpoints)
 
 
 @dataclass(frozen=True)
@@ -337,16 +306,3 @@ def _local_bucket(policy: RateLimitPolicySpec) -> Any:
             "fill_interval": {"seconds": policy.limit.window_seconds},
         },
     )
-
-
-def _host_port(endpoint: str) -> tuple[str, int]:
-    host, _, port = endpoint.rpartition(":")
-    return host.strip("[]"), int(port)
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True

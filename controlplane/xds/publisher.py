@@ -11,10 +11,23 @@ import time
 from collections.abc import Callable
 
 from controlplane.model import GatewayState
-from controlplane.translator import RateLimitService, Translator, policy_resources
+from controlplane.translator import (
+    ExtAuthzService,
+    RateLimitService,
+    Translator,
+    api_key_resources,
+    policy_resources,
+    route_policy_resources,
+)
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
-from controlplane.xds.snapshot import POLICY_GROUP, RATELIMIT_POLICY, Snapshot
+from controlplane.xds.snapshot import (
+    API_KEY,
+    AUTH_ROUTE_POLICY,
+    POLICY_GROUP,
+    RATELIMIT_POLICY,
+    Snapshot,
+)
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +40,7 @@ class SnapshotPublisher:
         current_revision: Callable[[], int],
         poll_seconds: float,
         ratelimit: RateLimitService | None = None,
+        extauthz: ExtAuthzService | None = None,
     ) -> None:
         self._cache = cache
         self._load_state = load_state
@@ -36,7 +50,7 @@ class SnapshotPublisher:
         self._requested = asyncio.Event()
         self._revision: int | None = None
         # Long-lived, so that a rebuild compiles only the specs that changed.
-        self._translator = Translator(ratelimit)
+        self._translator = Translator(ratelimit, extauthz)
         self._built: dict[str, Snapshot] = {}
 
     def changed(self) -> None:
@@ -88,9 +102,15 @@ class SnapshotPublisher:
             group: Snapshot.of_group(resources, self._built.get(group))
             for group, resources in self._translator.translate(state).items()
         }
-        # The Python services' own group: the rate-limit policies they decide with.
+        # The Python services' own group: the rate-limit policies, API keys and route policies
+        # they decide with.
         built[POLICY_GROUP] = Snapshot.build(
-            {RATELIMIT_POLICY: policy_resources(state)}, self._built.get(POLICY_GROUP)
+            {
+                RATELIMIT_POLICY: policy_resources(state),
+                API_KEY: api_key_resources(state),
+                AUTH_ROUTE_POLICY: route_policy_resources(state),
+            },
+            self._built.get(POLICY_GROUP),
         )
         self._built = built
         return dict(built), state.revision

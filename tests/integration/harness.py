@@ -119,6 +119,14 @@ def free_port(host: str = LOCALHOST) -> int:
     raise RuntimeError(f"no free TCP port found on {host}")
 
 
+def consecutive_ports(count: int) -> int:
+    """The first of `count` ports in a row that nothing listens on (for per-process ports)."""
+    while True:
+        first = free_port()
+        if not any(port_accepts(first + n) for n in range(count)):
+            return first
+
+
 def port_accepts(port: int, host: str = LOCALHOST) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -682,15 +690,17 @@ def wait_for_response(
     upstream: str | None = None,
     timeout: float = 5.0,
     alive: Sequence[ManagedProcess] = (),
+    headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """GET `url` until it answers `status` (and, if given, comes from `upstream`).
+    """GET `url` (with `headers`) until it answers `status` (and, if given, comes from
+    `upstream`).
 
     This is how a test knows a config change has reached Envoy: by what a client sees.
     """
     seen: list[str] = []
 
     def check() -> httpx.Response | None:
-        response = client.get(url, timeout=1.0)
+        response = client.get(url, timeout=1.0, headers=headers)
         seen[:] = [f"{response.status_code} from {upstream_of(response)}"]
         wanted = upstream is None or upstream_of(response) == upstream
         return response if response.status_code == status and wanted else None

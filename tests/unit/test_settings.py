@@ -20,7 +20,19 @@ def test_production_is_the_default_and_needs_a_long_admin_token(
     with pytest.raises(ValidationError, match="at least 24"):
         Settings()
     monkeypatch.setenv("CHAOSGW_ADMIN_TOKEN", "x" * 32)
+    monkeypatch.setenv("CHAOSGW_API_KEY_SECRET", "y" * 32)
     assert Settings().mode == "production"
+
+
+def test_production_needs_a_long_api_key_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAOSGW_MODE", raising=False)
+    monkeypatch.setenv("CHAOSGW_ADMIN_TOKEN", "x" * 32)
+    monkeypatch.setenv("CHAOSGW_API_KEY_SECRET", "y" * 31)
+    with pytest.raises(ValidationError, match="CHAOSGW_API_KEY_SECRET"):
+        Settings()
+    monkeypatch.setenv("CHAOSGW_MODE", "development")
+    monkeypatch.delenv("CHAOSGW_API_KEY_SECRET")
+    assert Settings().api_key_secret.get_secret_value() == ""
 
 
 def test_development_mode_allows_an_empty_token(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -29,9 +41,12 @@ def test_development_mode_allows_an_empty_token(monkeypatch: pytest.MonkeyPatch)
     assert Settings().admin_token.get_secret_value() == ""
 
 
-def test_the_token_never_shows_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_secrets_never_show_in_the_settings_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAOSGW_ADMIN_TOKEN", "s3cret-token-value-0123456789")
-    assert "s3cret" not in repr(Settings())
+    monkeypatch.setenv("CHAOSGW_API_KEY_SECRET", "hidden-api-key-secret-0123456789abcdef")
+    shown = repr(Settings())
+    assert "s3cret" not in shown
+    assert "hidden" not in shown
 
 
 def test_the_control_plane_refuses_to_start_without_a_token() -> None:

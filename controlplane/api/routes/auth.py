@@ -1,11 +1,11 @@
-"""The route's `auth`: the providers and roles it names must exist, and what only the auth
-service could check is refused until that service exists, never served unprotected."""
+"""The route's `auth`: the providers and roles it names must exist, and what the gateway
+cannot check is refused, never served unprotected."""
 
 from sqlalchemy.orm import Session
 
 from controlplane.api.errors import ApiError, ErrorDetail
 from controlplane.model import AuthenticatedAuth, RouteSpec
-from controlplane.model.auth_route import NATIVE_CREDENTIALS, JwtCredential
+from controlplane.model.auth_route import NOT_YET_CHECKED, SERVICE_CREDENTIALS, JwtCredential
 from controlplane.store.repositories.auth import jwt_providers, roles
 from controlplane.store.tables import JwtProvider, Role, Route
 
@@ -14,25 +14,38 @@ class NotAvailable(ApiError):
     status, code = 422, "not_available"
 
 
-def check_native(spec: RouteSpec) -> None:
-    """422 when the route needs a credential kind Envoy cannot check by itself."""
+def check_available(spec: RouteSpec, auth_service: bool) -> None:
+    """422 when the route needs what the gateway cannot check: a credential kind no part of it
+    checks yet, API keys without an auth service, or API keys and JWTs on one route."""
     auth = spec.auth
     if not isinstance(auth, AuthenticatedAuth):
         return
-    details = [
-        ErrorDetail(
-            field=f"auth.credentials[{index}].kind",
-            location="body",
-            message=f"{credential.kind!r} credentials need the auth service, which is not "
-            "available yet; only 'jwt' can be required for now",
-            type="not_available",
+    details = []
+    for index, credential in enumerate(auth.credentials):
+        field = f"auth.credentials[{index}].kind"
+        if credential.kind in NOT_YET_CHECKED:
+            message = (
+                f"{credential.kind!r} credentials are not checked by the gateway yet; "
+                "'jwt' and 'api_key' can be required"
+            )
+        elif credential.kind in SERVICE_CREDENTIALS and not auth_service:
+            message = (
+                f"{credential.kind!r} credentials need the auth service, and none is configured "
+                "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"
+            )
+        elif credential.kind in SERVICE_CREDENTIALS and auth.jwt_providers():
+            message = (
+                f"{credential.kind!r} and 'jwt' credentials cannot be accepted by one route yet; "
+                "declare one route per kind"
+            )
+        else:
+            continue
+        details.append(
+            ErrorDetail(field=field, location="body", message=message, type="not_available")
         )
-        for index, credential in enumerate(auth.credentials)
-        if credential.kind not in NATIVE_CREDENTIALS
-    ]
     if details:
         raise NotAvailable(
-            f"route {spec.name!r} needs credentials the gateway cannot check yet: "
+            f"route {spec.name!r} needs credentials the gateway cannot check: "
             + "; ".join(detail.message for detail in details),
             details=details,
         )

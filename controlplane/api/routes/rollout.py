@@ -1,18 +1,20 @@
-"""Moving a gradual rollout: only the share changes, and it reaches Envoy over RTDS."""
+"""Moving a gradual rollout: only the share changes, and it reaches Envoy over RTDS. The route's
+auth is unchanged, so it is not checked again."""
 
 from controlplane.api.context import AdminContext
 from controlplane.api.errors import Conflict
 from controlplane.api.etag import check_if_match, etag_for
 from controlplane.api.routes import service
 from controlplane.api.routes.schemas import RolloutShare, RouteResource
+from controlplane.api.routes.service import Routes
 from controlplane.model import ForwardAction, RouteSpec
 
 
 def set_rollout(
-    admin: AdminContext, name: str, share: RolloutShare, if_match: str | None
+    resources: Routes, admin: AdminContext, name: str, share: RolloutShare, if_match: str | None
 ) -> RouteResource:
     with admin.write() as session:
-        row = service.resources.existing(session, name)
+        row = resources.existing(session, name)
         check_if_match(if_match, etag_for(row.id, row.version), required=False)
         spec = RouteSpec.model_validate(row.spec)
         action = spec.action
@@ -27,4 +29,4 @@ def set_rollout(
                 update={"action": action.model_copy(update={"rollout": rollout})}
             )
             row = service.replace(session, row, changed)
-        return service.resources.describe(session, row)
+        return resources.describe(session, row)

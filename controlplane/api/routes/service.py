@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from controlplane.api.crud.service import ResourceKind, ResourceService
 from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
 from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
-from controlplane.api.routes.auth import auth_references, check_native, link
+from controlplane.api.routes.auth import auth_references, check_available, link
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
@@ -32,7 +32,6 @@ def _references(
     session: Session, spec: RouteSpec
 ) -> tuple[Listener, list[Service], list[JwtProvider], list[Role]]:
     """The rows the route names; 422 listing every one that is missing."""
-    check_native(spec)
     missing: list[ErrorDetail] = []
     listener = listeners.get(session, spec.listener)
     if listener is None:
@@ -78,11 +77,25 @@ def _check_unnamed(session: Session, row: Route) -> None:
         )
 
 
-resources = ResourceService(
-    ResourceKind("route", "routes", RouteSpec, RouteResource, RoutePage),
-    routes,
-    add=_add,
-    replace=replace,
-    describe=describe,
-    check_deletable=_check_unnamed,
-)
+Routes = ResourceService[RouteSpec, Route, RouteResource, RoutePage]
+
+
+def resources(*, auth_service: bool) -> Routes:
+    """The routes' service; `auth_service`: whether an auth service (extauthz) is set up."""
+
+    def add(session: Session, spec: RouteSpec) -> Route:
+        check_available(spec, auth_service)
+        return _add(session, spec)
+
+    def checked_replace(session: Session, row: Route, spec: RouteSpec) -> Route:
+        check_available(spec, auth_service)
+        return replace(session, row, spec)
+
+    return ResourceService(
+        ResourceKind("route", "routes", RouteSpec, RouteResource, RoutePage),
+        routes,
+        add=add,
+        replace=checked_replace,
+        describe=describe,
+        check_deletable=_check_unnamed,
+    )

@@ -24,8 +24,7 @@ from tests.integration.harness import (
     LOCALHOST,
     ManagedProcess,
     ProcessGroup,
-    free_port,
-    port_accepts,
+    consecutive_ports,
 )
 from tests.support.redis_server import RedisServer
 from tests.support.waiting import eventually
@@ -42,13 +41,6 @@ Response = rls_pb2.RateLimitResponse
 def publish(ads: AdsServer, *policies: policy_pb2.RateLimitPolicy) -> None:
     items = [Serialized(p.name, p.SerializeToString()) for p in policies]
     ads.cache.set(POLICY_GROUP, Snapshot.build({RATELIMIT_POLICY: items}))
-
-
-def consecutive_ports(count: int) -> int:
-    while True:
-        first = free_port()
-        if not any(port_accepts(first + n) for n in range(count)):
-            return first
 
 
 def request(player_id: str, domain: str = "chaosgw") -> bytes:

@@ -40,6 +40,7 @@ def nodes() -> NodeRegistry:
 
 
 ClientFactory = Callable[..., TestClient]
+API_KEY_SECRET = "unit-test-api-key-secret-0123456789abcdef"
 Mode = Literal["development", "production"]
 
 
@@ -54,10 +55,18 @@ def make_client(
         mode: Mode = "development",
         token: str = "",
         ratelimit_endpoints: tuple[str, ...] = (),
+        extauthz_endpoints: tuple[str, ...] = (),
         **headers: str,
     ) -> TestClient:
-        settings = Settings(
-            mode=mode, admin_token=SecretStr(token), ratelimit_endpoints=list(ratelimit_endpoints)
+        settings = Settings.model_validate(
+            {
+                "mode": mode,
+                "admin_token": SecretStr(token),
+                "ratelimit_endpoints": list(ratelimit_endpoints),
+                "extauthz_endpoints": list(extauthz_endpoints),
+                # The variable's name: the field reads CHAOSGW_API_KEY_SECRET, unprefixed.
+                "CHAOSGW_API_KEY_SECRET": API_KEY_SECRET,
+            }
         )
         client = TestClient(create_app(settings, database, publisher, nodes), headers=headers)
         clients.append(client)

@@ -8,7 +8,15 @@ from fastapi.testclient import TestClient
 
 from controlplane.store import Database
 from tests.support.jwt_issuer import JwksServer, SigningKey
-from tests.unit.api.conftest import created, error_of, listener, route, service, store_state
+from tests.unit.api.conftest import (
+    ClientFactory,
+    created,
+    error_of,
+    listener,
+    route,
+    service,
+    store_state,
+)
 
 JWKS = {"keys": [SigningKey("k1").jwk()]}
 
@@ -141,9 +149,16 @@ def test_a_route_naming_unknown_providers_and_roles_is_422_naming_each(
     assert store_state(database) == before
 
 
-@pytest.mark.parametrize("kind", ["api_key", "session", "oauth2_introspection"])
-def test_a_route_needing_the_auth_service_is_refused_until_it_exists(
-    declared: TestClient, database: Database, kind: str
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("api_key", "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"),
+        ("session", "not checked by the gateway yet"),
+        ("oauth2_introspection", "not checked by the gateway yet"),
+    ],
+)
+def test_a_route_needing_what_the_gateway_cannot_check_is_refused(
+    declared: TestClient, database: Database, kind: str, message: str
 ) -> None:
     before = store_state(database)
     auth = {"type": "authenticated", "credentials": [{"kind": kind}]}
@@ -152,8 +167,26 @@ def test_a_route_needing_the_auth_service_is_refused_until_it_exists(
     assert response.status_code == 422, response.text
     error = error_of(response)
     assert error["code"] == "not_available"
-    assert "not available yet" in error["message"]
+    assert message in error["message"]
     assert error["details"][0]["field"] == "auth.credentials[0].kind"
+    assert store_state(database) == before
+
+
+def test_api_key_routes_need_the_auth_service_and_no_jwt_beside(
+    make_client: ClientFactory, database: Database
+) -> None:
+    client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
+    created(client, "listeners", listener())
+    created(client, "services", service("inventory"))
+    created(client, "jwt-providers", provider())
+    api_key = {"type": "authenticated", "credentials": [{"kind": "api_key"}]}
+    created(client, "routes", route(auth=api_key))
+    before = store_state(database)
+    both = {**api_key, "credentials": [{"kind": "api_key"}, *jwt_auth("idp")["credentials"]]}
+    response = client.post("/api/v1/routes", json=route("mixed", auth=both))
+
+    assert response.status_code == 422, response.text
+    assert "cannot be accepted by one route yet" in error_of(response)["message"]
     assert store_state(database) == before
 
 

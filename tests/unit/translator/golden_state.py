@@ -67,6 +67,7 @@ from controlplane.model import (
     RouteMatch,
     RouteSpec,
     RoutesTarget,
+    ServiceCredential,
     ServiceSpec,
     SourceIpHash,
     SuccessRate,
@@ -92,7 +93,7 @@ from controlplane.model.transforms import (
     QueryParam,
     Transform,
 )
-from controlplane.translator import RateLimitService
+from controlplane.translator import ExtAuthzService, RateLimitService
 
 CA_PEM = (Path(__file__).parent / "golden_ca.pem").read_text()
 JWKS = json.loads((Path(__file__).parent / "golden_jwks.json").read_text())
@@ -445,6 +446,18 @@ ROUTES = (
         ),
     ),
     RouteSpec(
+        name="partner-orders",
+        listener="backoffice",
+        order=40,
+        match=RouteMatch(path=PathMatch(value="/partners/orders")),
+        action=_forward(("users", 1)),
+        auth=AuthenticatedAuth(
+            credentials=[ServiceCredential(kind="api_key")],
+            roles_any_of=["admin"],
+            permissions_any_of=["inventory.read"],
+        ),
+    ),
+    RouteSpec(
         name="admin-catch-all",
         listener="backoffice",
         order=5000,
@@ -521,6 +534,8 @@ POLICIES = (
 
 # Two processes of the rate-limit service.
 RATELIMIT = RateLimitService((("10.8.0.1", 8081), ("10.8.0.2", 8081)), 0.05, False)
+# Two processes of the auth service.
+EXTAUTHZ = ExtAuthzService((("10.8.0.3", 8091), ("10.8.0.3", 8092)), 0.2)
 
 
 JWT_PROVIDERS = (

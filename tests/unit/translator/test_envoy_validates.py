@@ -30,10 +30,12 @@ from controlplane.model import (
     RouteSpec,
 )
 from controlplane.translator import GroupResources, translate
+from controlplane.translator.auth_extauthz import SERVICE_CLUSTER as EXTAUTHZ_CLUSTER
 from controlplane.translator.ratelimits import SERVICE_CLUSTER
 from tests.unit.translator.golden_state import (
     BACKOFFICE,
     EDGE,
+    EXTAUTHZ,
     RATELIMIT,
     golden_state,
     plain_state,
@@ -112,7 +114,7 @@ def envoy_validate(bootstrap: Any, path: Path) -> tuple[int, str]:
 
 @pytest.mark.parametrize("group", [EDGE, BACKOFFICE])
 def test_envoy_accepts_the_translated_group(group: str, tmp_path: Path) -> None:
-    bootstrap = static_bootstrap(group, translate(golden_state(), RATELIMIT)[group])
+    bootstrap = static_bootstrap(group, translate(golden_state(), RATELIMIT, EXTAUTHZ)[group])
     config = tmp_path / f"{group}.json"
 
     returncode, output = envoy_validate(bootstrap, config)
@@ -132,10 +134,11 @@ def test_envoy_accepts_policy_filters_that_no_route_enables(tmp_path: Path) -> N
 
 def test_validation_catches_a_route_to_a_missing_cluster(tmp_path: Path) -> None:
     """The check above has teeth: Envoy does refuse a broken configuration."""
-    bootstrap = static_bootstrap(EDGE, translate(golden_state(), RATELIMIT)[EDGE])
+    bootstrap = static_bootstrap(EDGE, translate(golden_state(), RATELIMIT, EXTAUTHZ)[EDGE])
     clusters = bootstrap.static_resources.clusters
-    # A cluster a route names (Envoy checks the rate-limit service's only when it calls it).
-    index = next(i for i, c in enumerate(clusters) if c.name != SERVICE_CLUSTER)
+    # A cluster a route names (Envoy checks the services' own only when it calls them).
+    own = {SERVICE_CLUSTER, EXTAUTHZ_CLUSTER}
+    index = next(i for i, c in enumerate(clusters) if c.name not in own)
     missing = clusters[index].name
     del clusters[index]
 

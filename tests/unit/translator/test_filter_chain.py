@@ -21,6 +21,7 @@ from controlplane.model import (
     RouteSpec,
 )
 from controlplane.translator import translate
+from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER
 from controlplane.translator.auth_filters import IDENTITY_HEADERS, JWT_FILTER, RBAC_FILTER
 from controlplane.translator.http_filters import (
     BODY_LIMIT,
@@ -33,12 +34,12 @@ from controlplane.translator.http_filters import (
     ROUTER,
 )
 from controlplane.translator.ratelimits import LOCAL_FILTER, RATELIMIT_FILTER
-from tests.unit.translator.golden_state import RATELIMIT, golden_state, plain_state
+from tests.unit.translator.golden_state import EXTAUTHZ, RATELIMIT, golden_state, plain_state
 
 
 def _managers(state: GatewayState) -> Iterator[tuple[Any, Any]]:
     """(connection manager, its route configuration) of every listener of every group."""
-    for resources in translate(state, RATELIMIT).values():
+    for resources in translate(state, RATELIMIT, EXTAUTHZ).values():
         decoded = resources.decoded()
         configs = {config.name: config for config in decoded["routes"]}
         for listener in decoded["listeners"]:
@@ -74,6 +75,10 @@ def _enabling(config: Any) -> Iterator[tuple[str, set[str]]]:
 
 def _policy_filters(route: RouteSpec, listener: ListenerSpec, state: GatewayState) -> set[str]:
     """The filters the route's policies, its listener's and the rate-limit policies need."""
+    auth = route.auth
+    # API keys and the like are the auth service's to check; JWTs and roles Envoy's own.
+    by_service = isinstance(auth, AuthenticatedAuth) and bool(auth.service_credentials())
+    by_envoy = isinstance(auth, AuthenticatedAuth) and not by_service
     edge = {
         CLIENT_IPS: route.client_ips or listener.client_ips,
         CORS: route.cors or listener.cors,
@@ -82,8 +87,9 @@ def _policy_filters(route: RouteSpec, listener: ListenerSpec, state: GatewayStat
             t is not None and t.query for t in (route.transform, listener.transform)
         ),
         BODY_LIMIT: route.max_body_bytes is not None,
-        JWT_FILTER: isinstance(route.auth, AuthenticatedAuth),
-        RBAC_FILTER: isinstance(route.auth, AuthenticatedAuth),
+        JWT_FILTER: by_envoy,
+        RBAC_FILTER: by_envoy,
+        EXTAUTHZ_FILTER: by_service,
         LOCAL_FILTER: any(p.enforcement == "local" for p in state.rate_limit_policies),
         RATELIMIT_FILTER: any(p.enforcement == "global" for p in state.rate_limit_policies),
     }

@@ -12,7 +12,13 @@ import pytest
 from google.protobuf import json_format
 
 from controlplane.translator import GroupResources, translate
-from tests.unit.translator.golden_state import BACKOFFICE, EDGE, RATELIMIT, golden_state
+from tests.unit.translator.golden_state import (
+    BACKOFFICE,
+    EDGE,
+    EXTAUTHZ,
+    RATELIMIT,
+    golden_state,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -27,12 +33,12 @@ def as_json(resources: GroupResources) -> str:
 
 
 def test_every_node_group_of_the_state_gets_resources() -> None:
-    assert sorted(translate(golden_state(), RATELIMIT)) == [BACKOFFICE, EDGE]
+    assert sorted(translate(golden_state(), RATELIMIT, EXTAUTHZ)) == [BACKOFFICE, EDGE]
 
 
 @pytest.mark.parametrize("group", [EDGE, BACKOFFICE])
 def test_translation_matches_golden_file(group: str) -> None:
-    actual = as_json(translate(golden_state(), RATELIMIT)[group])
+    actual = as_json(translate(golden_state(), RATELIMIT, EXTAUTHZ)[group])
     path = GOLDEN / f"{group}.json"
     if UPDATE:
         path.write_text(actual)

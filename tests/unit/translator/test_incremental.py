@@ -20,29 +20,29 @@ from controlplane.translator import Translator, translate
 from controlplane.translator import compile as compile_module
 from controlplane.translator import routes as routes_module
 from controlplane.translator.route_policy import RoutePolicy
-from tests.unit.translator.golden_state import RATELIMIT, golden_state
+from tests.unit.translator.golden_state import EXTAUTHZ, RATELIMIT, golden_state
 
 
 def test_memoized_translation_equals_a_fresh_one_after_each_edit() -> None:
     state = golden_state()
-    translator = Translator(RATELIMIT)
-    assert translator.translate(state) == translate(state, RATELIMIT)
+    translator = Translator(RATELIMIT, EXTAUTHZ)
+    assert translator.translate(state) == translate(state, RATELIMIT, EXTAUTHZ)
 
     first = state.routes[0]
     moved = first.model_copy(update={"match": RouteMatch(path=PathMatch(value="/moved"))})
     edited = replace(state, routes=(moved, *state.routes[1:]))
-    assert translator.translate(edited) == translate(edited, RATELIMIT)
+    assert translator.translate(edited) == translate(edited, RATELIMIT, EXTAUTHZ)
 
     slower = state.services[0].model_copy(update={"timeouts": Timeouts(request_seconds=99)})
     edited_service = replace(edited, services=(slower, *edited.services[1:]))
-    assert translator.translate(edited_service) == translate(edited_service, RATELIMIT)
+    assert translator.translate(edited_service) == translate(edited_service, RATELIMIT, EXTAUTHZ)
 
     policy = state.rate_limit_policies[0]
     retargeted = policy.model_copy(update={"applies_to": RoutesTarget(routes=["chat"])})
     edited_policy = replace(
         edited_service, rate_limit_policies=(retargeted, *state.rate_limit_policies[1:])
     )
-    assert translator.translate(edited_policy) == translate(edited_policy, RATELIMIT)
+    assert translator.translate(edited_policy) == translate(edited_policy, RATELIMIT, EXTAUTHZ)
 
 
 def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +57,7 @@ def test_only_changed_routes_are_compiled_again(monkeypatch: pytest.MonkeyPatch)
 
     monkeypatch.setattr(compile_module, "encode_route", counting)
     state = golden_state()
-    translator = Translator(RATELIMIT)
+    translator = Translator(RATELIMIT, EXTAUTHZ)
     translator.translate(state)
     assert sorted(compiled) == sorted(route.name for route in state.routes)
 

@@ -1,24 +1,27 @@
-"""/livez, /readyz and /metrics of one service process (a bare ASGI app served by uvicorn).
+"""/livez, /readyz and /metrics of one service process (a bare ASGI app served by uvicorn,
+without its own signal handling: the process stops everything itself).
 
-Ready means: Redis answers and a policy set has been received from the control plane.
+Ready means: the service's own checks find no problem (its dependencies answer, its policies
+have arrived from the control plane).
 """
 
+import contextlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+# What keeps the process from being ready, in words; nothing when it is.
+Problems = Callable[[], Awaitable[list[str]]]
 
 
 class HealthApp:
-    def __init__(
-        self, redis_ok: Callable[[], Awaitable[bool]], policies_received: Callable[[], bool]
-    ) -> None:
-        self._redis_ok = redis_ok
-        self._policies_received = policies_received
+    def __init__(self, problems: Problems) -> None:
+        self._problems = problems
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -27,11 +30,7 @@ class HealthApp:
         if path == "/livez":
             await _send(send, 200, b'{"status":"ok"}', "application/json")
         elif path == "/readyz":
-            problems = []
-            if not self._policies_received():
-                problems.append("no policies received from the control plane yet")
-            if not await self._redis_ok():
-                problems.append("redis unreachable")
+            problems = await self._problems()
             body = (
                 {"status": "unavailable", "reason": "; ".join(problems)}
                 if problems
@@ -44,6 +43,21 @@ class HealthApp:
             await _send(send, 200, generate_latest(), CONTENT_TYPE_LATEST)
         else:
             await _send(send, 404, b'{"status":"not found"}', "application/json")
+
+
+class HealthServer(uvicorn.Server):
+    """uvicorn serving `app` on host:port, without its own signal handling."""
+
+    def __init__(self, app: HealthApp, host: str, port: int) -> None:
+        super().__init__(
+            uvicorn.Config(
+                app, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+            )
+        )
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: str) -> None:

@@ -2,7 +2,7 @@
 
 Envoy multiplexes its requests over a few HTTP/2 connections per cluster, and SO_REUSEPORT
 spreads connections, not requests: with one shared port most requests could land on one
-process. Separate ports, listed by the control plane as separate endpoints of the rate-limit
+process. Separate ports, listed by the control plane as separate endpoints of the service's
 cluster, let Envoy's load balancer spread requests over every process.
 
 A process that exits is started again after a short, growing pause; one that keeps dying right
@@ -17,9 +17,9 @@ import sys
 import time
 from dataclasses import dataclass
 from types import FrameType
+from typing import Protocol
 
 from controlplane.logging import configure_logging
-from ratelimit.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,16 @@ log = logging.getLogger(__name__)
 _EARLY_EXIT_SECONDS = 5.0
 _MAX_EARLY_EXITS = 3
 _MAX_PAUSE_SECONDS = 5.0
+
+
+class ServiceSettings(Protocol):
+    @property
+    def processes(self) -> int: ...
+
+    @property
+    def log_level(self) -> str: ...
+
+    def grpc_port_of(self, index: int) -> int: ...
 
 
 @dataclass
@@ -37,11 +47,8 @@ class _Worker:
     early_exits: int = 0
 
 
-def _spawn(index: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "ratelimit.worker", str(index)])
-
-
-def run(settings: Settings) -> int:
+def run(name: str, settings: ServiceSettings) -> int:
+    """Runs `python -m <name>.worker <index>` for every index, until SIGTERM or SIGINT."""
     configure_logging(settings.log_level)
     stopping = False
 
@@ -49,11 +56,14 @@ def run(settings: Settings) -> int:
         nonlocal stopping
         stopping = True
 
+    def spawn(index: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", f"{name}.worker", str(index)])
+
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    workers = [_Worker(i, _spawn(i), time.monotonic()) for i in range(settings.processes)]
+    workers = [_Worker(i, spawn(i), time.monotonic()) for i in range(settings.processes)]
     log.info(
-        "ratelimit launcher started",
+        f"{name} launcher started",
         extra={
             "processes": settings.processes,
             "grpc_ports": [settings.grpc_port_of(w.index) for w in workers],
@@ -70,18 +80,18 @@ def run(settings: Settings) -> int:
             worker.early_exits = worker.early_exits + 1 if early else 0
             if worker.early_exits >= _MAX_EARLY_EXITS:
                 log.error(
-                    "ratelimit process keeps dying at start: stopping",
+                    f"{name} process keeps dying at start: stopping",
                     extra={"index": worker.index, "exit_code": code},
                 )
                 stopping, status = True, 1
                 break
             pause = min(0.2 * 2**worker.early_exits, _MAX_PAUSE_SECONDS)
             log.error(
-                "ratelimit process exited: restarting",
+                f"{name} process exited: restarting",
                 extra={"index": worker.index, "exit_code": code, "pause_seconds": pause},
             )
             time.sleep(pause)
-            worker.process, worker.started = _spawn(worker.index), time.monotonic()
+            worker.process, worker.started = spawn(worker.index), time.monotonic()
     for worker in workers:
         if worker.process.poll() is None:
             worker.process.terminate()
@@ -90,5 +100,5 @@ def run(settings: Settings) -> int:
             worker.process.wait(10)
         except subprocess.TimeoutExpired:
             worker.process.kill()
-    log.info("ratelimit launcher stopped", extra={"status": status})
+    log.info(f"{name} launcher stopped", extra={"status": status})
     return status

@@ -1,0 +1,65 @@
+"""What the auth service is sent (API keys, route policies), and API key routes without an auth
+service: closed to everybody, never open."""
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from chaosgw.auth.v1 import auth_pb2
+from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
+
+from controlplane.model import StoredApiKey
+from controlplane.translator import api_key_resources, route_policy_resources, translate
+from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER
+from controlplane.translator.auth_filters import RBAC_FILTER
+from tests.unit.translator.golden_state import BACKOFFICE, RATELIMIT, golden_state
+
+EXPIRES = datetime(2031, 1, 2, 3, 4, 5, tzinfo=UTC)
+KEYS = (
+    StoredApiKey(name="acme", owner="Acme", roles=["admin"], tier="gold", key_hash="a" * 64),
+    StoredApiKey(name="bolt", owner="Bolt", expires_at=EXPIRES, key_hash="b" * 64),
+)
+
+
+def test_each_key_is_sent_with_its_hash_and_terms() -> None:
+    sent = api_key_resources(replace(golden_state(), api_keys=KEYS))
+
+    assert [item.name for item in sent] == ["acme", "bolt"]
+    acme, bolt = (auth_pb2.ApiKey.FromString(item.payload) for item in sent)
+    assert (acme.id, acme.key_hash, list(acme.roles), acme.tier) == (
+        "acme",
+        "a" * 64,
+        ["admin"],
+        "gold",
+    )
+    assert not acme.HasField("expires_at")
+    assert bolt.expires_at.ToDatetime(tzinfo=UTC) == EXPIRES
+
+
+def test_a_route_policy_holds_the_role_sets_its_route_requires() -> None:
+    sent = route_policy_resources(golden_state())
+
+    assert [item.name for item in sent] == ["partner-orders"]
+    policy = auth_pb2.RoutePolicy.FromString(sent[0].payload)
+    assert list(policy.credentials) == [auth_pb2.RoutePolicy.API_KEY]
+    # roles_any_of, then the roles granting any of the permissions asked.
+    assert [list(required.roles) for required in policy.required] == [
+        ["admin"],
+        ["gm", "player"],
+    ]
+
+
+def test_without_an_auth_service_an_api_key_route_lets_nobody_in() -> None:
+    routes = translate(golden_state(), RATELIMIT)[BACKOFFICE].decoded()["routes"]
+    route = next(
+        r
+        for config in routes
+        for host in config.virtual_hosts
+        for r in host.routes
+        if r.name == "partner-orders"
+    )
+
+    assert EXTAUTHZ_FILTER not in route.typed_per_filter_config
+    rbac = rbac_pb2.RBACPerRoute()
+    route.typed_per_filter_config[RBAC_FILTER].Unpack(rbac)
+    principals = rbac.rbac.rules.policies["route"].principals
+    assert [p.not_id.any for p in principals] == [True]
