@@ -12,6 +12,7 @@ public half, and a token for DEMO_PLAYER printed in the banner (see controlplane
 """
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -66,6 +67,15 @@ class DevPorts:
     def ratelimit_http(self) -> int:
         return 18200 + self.offset
 
+    @property
+    def extauthz_grpc(self) -> int:
+        """Of process 0; process i serves on the next ports (see extauthz/settings.py)."""
+        return 18300 + self.offset
+
+    @property
+    def extauthz_http(self) -> int:
+        return 18400 + self.offset
+
     def every(self) -> list[int]:
         """Every port the stack listens on."""
         return [
@@ -77,12 +87,14 @@ class DevPorts:
             *(self.upstream(index) for index in range(len(UPSTREAMS))),
             *(self.ratelimit_grpc + index for index in range(RATELIMIT_PROCESSES)),
             *(self.ratelimit_http + index for index in range(RATELIMIT_PROCESSES)),
+            *(self.extauthz_grpc + index for index in range(EXTAUTHZ_PROCESSES)),
+            *(self.extauthz_http + index for index in range(EXTAUTHZ_PROCESSES)),
         ]
 
 
 UPSTREAMS = ("players", "inventory", "inventory-canary")
-# One rate-limit process per core, as in production.
-RATELIMIT_PROCESSES = os.cpu_count() or 1
+# One rate-limit process and one auth process per core, as in production.
+RATELIMIT_PROCESSES = EXTAUTHZ_PROCESSES = os.cpu_count() or 1
 # The demo's per-player limit (a minute), low enough to see a 429 by hand.
 PLAYER_LIMIT = 10
 # Who the banner's token names.
@@ -207,6 +219,16 @@ def run(ports: DevPorts) -> int:
         "CHAOSGW_RATELIMIT_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
         "CHAOSGW_RATELIMIT_XDS_ADDRESS": f"127.0.0.1:{ports.xds}",
         "CHAOSGW_RATELIMIT_NODE_ID": "dev-ratelimit",
+        # The auth service (API keys): the control plane hashes keys with the same secret.
+        "CHAOSGW_API_KEY_SECRET": _api_key_secret(var),
+        "CHAOSGW_EXTAUTHZ_ENDPOINTS": ",".join(
+            f"127.0.0.1:{ports.extauthz_grpc + index}" for index in range(EXTAUTHZ_PROCESSES)
+        ),
+        "CHAOSGW_EXTAUTHZ_PROCESSES": str(EXTAUTHZ_PROCESSES),
+        "CHAOSGW_EXTAUTHZ_GRPC_PORT": str(ports.extauthz_grpc),
+        "CHAOSGW_EXTAUTHZ_HTTP_PORT": str(ports.extauthz_http),
+        "CHAOSGW_EXTAUTHZ_XDS_ADDRESS": f"127.0.0.1:{ports.xds}",
+        "CHAOSGW_EXTAUTHZ_NODE_ID": "dev-extauthz",
     }
     chaosgw = [sys.executable, "-m", "controlplane.cli"]
     children: list[Child] = []
@@ -227,6 +249,7 @@ def run(ports: DevPorts) -> int:
         issuer = DemoIssuer()
         _declare(admin, demo_config(ports, issuer.jwks()))
         start("ratelimit", [*chaosgw, "ratelimit"])
+        start("extauthz", [*chaosgw, "extauthz"])
         xds, envoy_admin = f"127.0.0.1:{ports.xds}", str(ports.envoy_admin)
         envoy = ["envoy", "--id", "dev-envoy", "--xds", xds, "--admin-port", envoy_admin]
         start("envoy", [*chaosgw, *envoy])
@@ -264,6 +287,15 @@ def _declare(admin_url: str, config: list[tuple[str, dict[str, Any]]]) -> None:
                 continue
             if not response.is_success:
                 raise RuntimeError(f"declaring {kind}/{body['name']}: {response.text}")
+
+
+def _api_key_secret(var: Path) -> str:
+    """A random secret kept in var/, so API keys made in one run still work in the next."""
+    path = var / "api-key-secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 def _redis_argv(port: int, var: Path) -> list[str]:

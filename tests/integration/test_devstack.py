@@ -10,7 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from controlplane.devstack import PLAYER_LIMIT, RATELIMIT_PROCESSES, SHELL_VARIABLE, DevPorts
+from controlplane.devstack import (
+    EXTAUTHZ_PROCESSES,
+    PLAYER_LIMIT,
+    RATELIMIT_PROCESSES,
+    SHELL_VARIABLE,
+    DevPorts,
+)
 from tests.integration.harness import ManagedProcess, port_accepts, wait_until
 
 pytestmark = pytest.mark.integration
@@ -58,9 +64,25 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
         players = httpx.get(f"http://127.0.0.1:{ports.gateway}/players/42", timeout=5)
         assert players.status_code == 200
         assert players.headers["x-upstream"] == "players"
-        nodes = httpx.get(f"http://127.0.0.1:{ports.admin}/api/v1/nodes", timeout=5).json()
-        ratelimit = [f"dev-ratelimit-{index}" for index in range(RATELIMIT_PROCESSES)]
-        assert sorted(node["id"] for node in nodes["items"]) == ["dev-envoy", *ratelimit]
+        # Envoy, and every process of the rate-limit and auth services (one ADS stream per
+        # resource type the auth service follows).
+        expected = sorted(
+            [
+                "dev-envoy",
+                *(f"dev-ratelimit-{index}" for index in range(RATELIMIT_PROCESSES)),
+                *(
+                    f"dev-extauthz-{index}-{kind}"
+                    for index in range(EXTAUTHZ_PROCESSES)
+                    for kind in ("keys", "routes")
+                ),
+            ]
+        )
+
+        def connected() -> list[str]:
+            nodes = httpx.get(f"http://127.0.0.1:{ports.admin}/api/v1/nodes", timeout=5).json()
+            return sorted(node["id"] for node in nodes["items"])
+
+        wait_until(lambda: connected() == expected, timeout=15, description=f"nodes {expected}")
 
         # The demo's per-player limit on /me, for the player of the token the banner prints,
         # decided by the rate-limit service in Redis. No token, no entry.
@@ -77,9 +99,9 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
         assert answers[0].json()["headers"]["x-chaosgw-player-id"] == "player-7"
 
         started = descendants(stack.pid)
-        # Redis, the control plane, 3 upstreams, the rate-limit launcher, Envoy, and the
-        # launcher's processes.
-        assert len(started) == 7 + RATELIMIT_PROCESSES, started
+        # Redis, the control plane, 3 upstreams, the rate-limit and auth launchers, Envoy, and
+        # the launchers' processes.
+        assert len(started) == 8 + RATELIMIT_PROCESSES + EXTAUTHZ_PROCESSES, started
         os.kill(stack.pid, stop_signal)  # the stack alone: it must stop its children itself
         wait_until(
             lambda: stack.returncode is not None,
