@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
-    from serviceprocess.launcher import ServiceSettings
+    from serviceprocess.settings import ServiceSettings
 
 T = TypeVar("T")
 

@@ -17,9 +17,9 @@ import sys
 import time
 from dataclasses import dataclass
 from types import FrameType
-from typing import Protocol
 
 from controlplane.logging import configure_logging
+from serviceprocess.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -27,16 +27,6 @@ log = logging.getLogger(__name__)
 _EARLY_EXIT_SECONDS = 5.0
 _MAX_EARLY_EXITS = 3
 _MAX_PAUSE_SECONDS = 5.0
-
-
-class ServiceSettings(Protocol):
-    @property
-    def processes(self) -> int: ...
-
-    @property
-    def log_level(self) -> str: ...
-
-    def grpc_port_of(self, index: int) -> int: ...
 
 
 @dataclass

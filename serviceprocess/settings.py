@@ -1,0 +1,37 @@
+"""What every service process reads from the environment: where it serves, how many processes
+run, and where the control plane is. Each service subclasses it with its env prefix, its own
+settings and the defaults of its two port fields."""
+
+import os
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings
+
+GRPC_PORT = "Port of process 0; process i serves gRPC on grpc_port + i."
+HTTP_PORT = "/livez, /readyz, /metrics of process 0; process i on http_port + i."
+
+
+class ServiceSettings(BaseSettings):
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = Field(ge=1, le=65535, description=GRPC_PORT)
+    http_port: int = Field(ge=1, le=65535, description=HTTP_PORT)
+    processes: int = Field(
+        default_factory=lambda: os.cpu_count() or 1,
+        ge=1,
+        le=256,
+        description="Service processes, one per core by default, each on its own ports.",
+    )
+    xds_address: str = Field(
+        default="127.0.0.1:18000", description="HOST:PORT of the control plane's ADS server."
+    )
+    node_id: str = Field(
+        default="", description="ADS node id prefix (default: <service>-<host>); -<index> added."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def grpc_port_of(self, index: int) -> int:
+        return self.grpc_port + index
+
+    def http_port_of(self, index: int) -> int:
+        return self.http_port + index
