@@ -6,10 +6,11 @@ with names and paths of its own.
 """
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.integration.harness import (
     LOCALHOST,
@@ -43,9 +44,19 @@ class SharedGateway:
         self.gateway.add_service(name, server)
         return server
 
+    def status(self, service: str) -> dict[str, Any]:
+        """`GET /api/v1/services/{service}/status`: what the Envoys say of its endpoints."""
+        response = self.gateway.admin.request("GET", f"/api/v1/services/{service}/status")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
 
 @contextmanager
-def shared_gateway(tmp_path: Path) -> Iterator[SharedGateway]:
+def shared_gateway(
+    tmp_path: Path, listener: Mapping[str, Any] | None = None
+) -> Iterator[SharedGateway]:
+    """`listener`: fields of the "public" listener besides its name, address and port."""
     log_dir = tmp_path / "logs"
     log_dir.mkdir()
     processes = ProcessGroup(log_dir)
@@ -54,7 +65,7 @@ def shared_gateway(tmp_path: Path) -> Iterator[SharedGateway]:
         try:
             plane.start()
             port = free_port()
-            plane.admin.create("listeners", listener_spec("public", port))
+            plane.admin.create("listeners", {**(listener or {}), **listener_spec("public", port)})
             proxy = Envoy(processes, plane.xds_address)
             proxy.wait_live()
             wait_until(

@@ -8,70 +8,24 @@ Starting a control plane and an Envoy costs seconds; tests that each declare the
 and routes (under their own path prefix) can share them.
 """
 
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.conftest import _PROCESSES
-from tests.integration.harness import (
-    LOCALHOST,
-    ControlPlane,
-    Envoy,
-    Gateway,
-    ProcessGroup,
-    Upstream,
-    free_port,
-    listener_spec,
-    port_accepts,
-    scratch_database,
-    wait_until,
-)
+from tests.integration.harness import Upstream
+from tests.integration.shared_gateway import SharedGateway, shared_gateway
 
-
-@dataclass
-class Stack:
-    gateway: Gateway
-    processes: ProcessGroup
-
-    def upstream(self, name: str) -> Upstream:
-        server = Upstream(self.processes, name, free_port(), LOCALHOST)
-        server.wait_serving()
-        return server
-
-    def status(self, service: str) -> dict[str, Any]:
-        response = self.gateway.admin.request("GET", f"/api/v1/services/{service}/status")
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
+# The module-shared gateway, by the name these tests know it.
+Stack = SharedGateway
 
 
 @pytest.fixture(scope="module", name="stack")
 def stack_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    tmp = tmp_path_factory.mktemp("stack")
-    (tmp / "logs").mkdir()
-    processes = ProcessGroup(tmp / "logs")
-    try:
-        with scratch_database(os.environ.get("DATABASE_URL", ""), tmp) as database_url:
-            plane = ControlPlane(processes, database_url).start()
-            port = free_port()
-            plane.admin.create("listeners", listener_spec("public", port))
-            proxy = Envoy(processes, plane.xds_address)
-            proxy.wait_live()
-            wait_until(
-                lambda: port_accepts(port),
-                timeout=5.0,
-                description=f"Envoy listener 'public' on port {port}",
-                alive=[proxy.process],
-            )
-            yield Stack(Gateway(plane, proxy, "public", port), processes)
-            proxy.close()
-            plane.close()
-    finally:
-        processes.stop_all()
+    with shared_gateway(tmp_path_factory.mktemp("stack")) as stack:
+        yield stack
 
 
 @pytest.fixture(autouse=True)
