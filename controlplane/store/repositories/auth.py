@@ -8,14 +8,13 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
 from controlplane.model import JwtProviderSpec, RoleSpec
-from controlplane.store.repositories import revision, specs
+from controlplane.store.repositories import specs
 from controlplane.store.tables import (
     JwtProvider,
     Role,
     Route,
     route_jwt_provider_refs,
     route_role_refs,
-    utcnow,
 )
 
 RowT = TypeVar("RowT", JwtProvider, Role)
@@ -50,29 +49,13 @@ class _Named(Generic[RowT]):
         return specs.count(session, self._table)
 
     def add(self, session: Session, spec: JwtProviderSpec | RoleSpec) -> RowT:
-        now = utcnow()
-        row: RowT = self._table(
-            name=spec.name,
-            spec=spec.model_dump(mode="json"),
-            store_revision=revision.bump(session),
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        session.flush()
-        return row
+        return specs.insert(session, self._table, spec)
 
     def replace(self, session: Session, row: RowT, spec: JwtProviderSpec | RoleSpec) -> RowT:
-        row.store_revision = revision.bump(session)
-        row.spec = spec.model_dump(mode="json")
-        row.updated_at = utcnow()
-        session.flush()
-        return row
+        return specs.rewrite(session, row, spec)
 
     def delete(self, session: Session, row: RowT) -> None:
-        revision.bump(session)
-        session.delete(row)
-        session.flush()
+        specs.remove(session, row)
 
     def route_names(self, session: Session, row: RowT, *, limit: int) -> list[str]:
         """Names of (at most `limit`) routes whose auth names this row, in name order."""

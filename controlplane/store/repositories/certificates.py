@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.model import CertificateSpec, ListenerSpec
-from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import Certificate, Listener, utcnow
+from controlplane.store.repositories import specs
+from controlplane.store.tables import Certificate, Listener
 
 
 def get(session: Session, name: str) -> Certificate | None:
@@ -43,29 +43,12 @@ def presenting_listener_names(session: Session, certificate: Certificate) -> lis
 
 
 def add(session: Session, spec: CertificateSpec) -> Certificate:
-    written = revision.bump(session)
-    now = utcnow()
-    row = Certificate(
-        name=spec.name,
-        spec=spec.model_dump(mode="json"),
-        store_revision=written,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return specs.insert(session, Certificate, spec)
 
 
 def replace(session: Session, row: Certificate, spec: CertificateSpec) -> Certificate:
-    row.store_revision = revision.bump(session)
-    row.spec = spec.model_dump(mode="json")
-    row.updated_at = utcnow()
-    session.flush()
-    return row
+    return specs.rewrite(session, row, spec)
 
 
 def delete(session: Session, row: Certificate) -> None:
-    revision.bump(session)
-    session.delete(row)
-    session.flush()
+    specs.remove(session, row)

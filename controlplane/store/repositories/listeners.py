@@ -73,9 +73,7 @@ def replace(session: Session, row: Listener, spec: ListenerSpec) -> Listener:
 
 
 def delete(session: Session, row: Listener) -> None:
-    revision.bump(session)
-    session.delete(row)
-    session.flush()
+    specs.remove(session, row)
 
 
 def _assign(row: Listener, spec: ListenerSpec) -> None:

@@ -7,8 +7,8 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from controlplane.model import RateLimitPolicySpec
-from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import RateLimitPolicy, Route, policy_route_refs, utcnow
+from controlplane.store.repositories import specs
+from controlplane.store.tables import RateLimitPolicy, Route, policy_route_refs
 
 
 def get(session: Session, name: str) -> RateLimitPolicy | None:
@@ -33,17 +33,7 @@ def count(session: Session) -> int:
 
 def add(session: Session, spec: RateLimitPolicySpec, routes: Iterable[Route]) -> RateLimitPolicy:
     """Store a policy; `routes` are the rows its spec names."""
-    written = revision.bump(session)
-    now = utcnow()
-    row = RateLimitPolicy(
-        name=spec.name,
-        spec=spec.model_dump(mode="json"),
-        store_revision=written,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
+    row = specs.insert(session, RateLimitPolicy, spec)
     _insert_refs(session, row, routes)
     return row
 
@@ -51,10 +41,7 @@ def add(session: Session, spec: RateLimitPolicySpec, routes: Iterable[Route]) ->
 def replace(
     session: Session, row: RateLimitPolicy, spec: RateLimitPolicySpec, routes: Iterable[Route]
 ) -> RateLimitPolicy:
-    row.store_revision = revision.bump(session)
-    row.spec = spec.model_dump(mode="json")
-    row.updated_at = utcnow()
-    session.flush()
+    specs.rewrite(session, row, spec)
     session.execute(sql_delete(policy_route_refs).where(policy_route_refs.c.policy_id == row.id))
     _insert_refs(session, row, routes)
     return row
@@ -62,9 +49,7 @@ def replace(
 
 def delete(session: Session, row: RateLimitPolicy) -> None:
     # Its references go with it: ON DELETE CASCADE.
-    revision.bump(session)
-    session.delete(row)
-    session.flush()
+    specs.remove(session, row)
 
 
 def _insert_refs(session: Session, row: RateLimitPolicy, routes: Iterable[Route]) -> None:

@@ -96,9 +96,7 @@ def replace(
 
 def delete(session: Session, row: Route) -> None:
     # Its references go with it: ON DELETE CASCADE.
-    revision.bump(session)
-    session.delete(row)
-    session.flush()
+    specs.remove(session, row)
 
 
 def _assign(row: Route, spec: RouteSpec, listener: Listener) -> None:

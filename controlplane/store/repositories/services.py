@@ -6,8 +6,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from controlplane.model import ServiceSpec
-from controlplane.store.repositories import revision, specs
-from controlplane.store.tables import Listener, Route, Service, route_service_refs, utcnow
+from controlplane.store.repositories import specs
+from controlplane.store.tables import Listener, Route, Service, route_service_refs
 
 
 def get(session: Session, name: str) -> Service | None:
@@ -62,29 +62,12 @@ def node_groups_using(session: Session, service: Service) -> list[str]:
 
 
 def add(session: Session, spec: ServiceSpec) -> Service:
-    written = revision.bump(session)
-    now = utcnow()
-    row = Service(
-        name=spec.name,
-        spec=spec.model_dump(mode="json"),
-        store_revision=written,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(row)
-    session.flush()
-    return row
+    return specs.insert(session, Service, spec)
 
 
 def replace(session: Session, row: Service, spec: ServiceSpec) -> Service:
-    row.store_revision = revision.bump(session)
-    row.spec = spec.model_dump(mode="json")
-    row.updated_at = utcnow()
-    session.flush()
-    return row
+    return specs.rewrite(session, row, spec)
 
 
 def delete(session: Session, row: Service) -> None:
-    revision.bump(session)
-    session.delete(row)
-    session.flush()
+    specs.remove(session, row)
