@@ -113,18 +113,29 @@ class Service(Resource, Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
-route_service_refs = Table(
-    "route_service_refs",
-    Base.metadata,
-    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
-    # RESTRICT: the database itself refuses to delete a service a route still sends traffic to.
-    Column(
-        "service_id",
-        ForeignKey("services.id", ondelete="RESTRICT"),
-        primary_key=True,
-        index=True,
-    ),
-)
+def _references(name: str, owner: tuple[str, str], target: tuple[str, str]) -> Table:
+    """Which target rows an owner row names, each a (column prefix, table): the pairs go with the
+    owner (CASCADE), and the database itself refuses to delete a target still named (RESTRICT)."""
+    (owner_column, owner_table), (target_column, target_table) = owner, target
+    return Table(
+        name,
+        Base.metadata,
+        Column(
+            f"{owner_column}_id",
+            ForeignKey(f"{owner_table}.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column(
+            f"{target_column}_id",
+            ForeignKey(f"{target_table}.id", ondelete="RESTRICT"),
+            primary_key=True,
+            index=True,
+        ),
+    )
+
+
+# A service a route still sends traffic to.
+route_service_refs = _references("route_service_refs", ("route", "routes"), ("service", "services"))
 
 
 class Route(Resource, Base):
@@ -158,12 +169,9 @@ class RateLimitPolicy(Resource, Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
-policy_route_refs = Table(
-    "policy_route_refs",
-    Base.metadata,
-    Column("policy_id", ForeignKey("rate_limit_policies.id", ondelete="CASCADE"), primary_key=True),
-    # RESTRICT: the database itself refuses to delete a route a policy still names.
-    Column("route_id", ForeignKey("routes.id", ondelete="RESTRICT"), primary_key=True, index=True),
+# A route a rate-limit policy names.
+policy_route_refs = _references(
+    "policy_route_refs", ("policy", "rate_limit_policies"), ("route", "routes")
 )
 
 
@@ -185,23 +193,10 @@ class ApiKey(Resource, Base):
 
 
 # What a route's auth names. RESTRICT: a provider or role that routes rely on cannot go.
-route_jwt_provider_refs = Table(
-    "route_jwt_provider_refs",
-    Base.metadata,
-    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
-    Column(
-        "jwt_provider_id",
-        ForeignKey("jwt_providers.id", ondelete="RESTRICT"),
-        primary_key=True,
-        index=True,
-    ),
+route_jwt_provider_refs = _references(
+    "route_jwt_provider_refs", ("route", "routes"), ("jwt_provider", "jwt_providers")
 )
-route_role_refs = Table(
-    "route_role_refs",
-    Base.metadata,
-    Column("route_id", ForeignKey("routes.id", ondelete="CASCADE"), primary_key=True),
-    Column("role_id", ForeignKey("roles.id", ondelete="RESTRICT"), primary_key=True, index=True),
-)
+route_role_refs = _references("route_role_refs", ("route", "routes"), ("role", "roles"))
 
 
 class Revision(Base):
