@@ -33,13 +33,32 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
         listener = {k: v for k, v in body.items() if k != "metadata"}
         admin.update("listeners", "public", {**listener, "tls": {"certificates": ["play", "api"]}})
         admin.create("routes", edge_route("echo", "/"))
+        # The listener (LDS) and the route (RDS) arrive separately: wait for both.
         wait_until(
-            lambda: names(served(gateway.port, API)) == [API],
+            lambda: names(served(gateway.port, API)) == [API] and routed(gateway.port, API),
             timeout=10,
-            description="the TLS listener to present the api certificate",
+            description="the TLS listener to present the api certificate and route /hello",
             alive=gateway.alive(),
         )
         yield gateway
+
+
+def request(port: int, host: str) -> httpx.Response:
+    """GET /hello over TLS as a client that verifies the CA and the name `host`."""
+    context = ssl.create_default_context(cadata=CA.pem)
+    with httpx.Client(verify=context) as client:
+        return client.get(
+            f"https://{LOCALHOST}:{port}/hello",
+            headers={"host": host},
+            extensions={"sni_hostname": host},
+        )
+
+
+def routed(port: int, host: str) -> bool:
+    try:
+        return request(port, host).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def served(port: int, server_name: str | None) -> x509.Certificate | None:
@@ -73,13 +92,7 @@ def test_each_name_gets_its_own_certificate(gateway: Gateway) -> None:
         assert certificate is not None
         assert certificate.serial_number == ISSUED[name].serial
         # A client that verifies (the CA, the name) completes the request.
-        context = ssl.create_default_context(cadata=CA.pem)
-        with httpx.Client(verify=context) as client:
-            response = client.get(
-                f"https://{LOCALHOST}:{gateway.port}/hello",
-                headers={"host": host},
-                extensions={"sni_hostname": host},
-            )
+        response = request(gateway.port, host)
         assert response.status_code == 200
         assert response.json()["upstream"] == "echo"
 
