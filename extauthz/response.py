@@ -1,14 +1,15 @@
-"""CheckResponses, serialized once: every denial is a constant, and each key's admission is
-built when its key arrives, not per request.
+"""CheckResponses, serialized once: denials are built once per reason and challenge, and an
+identity's admission once per identity (kept on it).
 
 Admitted: the caller's identity goes upstream in headers (overwriting anything a client sent)
-and to Envoy's dynamic metadata for the rate limiter, and the key itself is removed from the
-request. Denied: 401 with `WWW-Authenticate: ApiKey` when no valid key came, 403 when the key
-lacks the route's roles; a small JSON body with a reason code, never the key.
+and to Envoy's dynamic metadata for the rate limiter, and the credential itself is removed from
+the request. Denied: 401 with `WWW-Authenticate` naming the schemes the route accepts when no
+valid credential came, 403 when the credential lacks permission; a small JSON body with a
+reason code, never the credential.
 """
 
+import functools
 import json
-from dataclasses import dataclass
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
@@ -16,55 +17,101 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import struct_pb2
 from google.rpc import code_pb2, status_pb2
 
-API_KEY_HEADER = "x-api-key"
-AUTHORIZATION_HEADER = "authorization"
-KEY_ID_HEADER = "x-chaosgw-api-key-id"
+from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION, Identity
+
+PLAYER_ID_HEADER = "x-chaosgw-player-id"
 ROLES_HEADER = "x-chaosgw-roles"
 TIER_HEADER = "x-chaosgw-tier"
+KEY_ID_HEADER = "x-chaosgw-api-key-id"
+SESSION_ID_HEADER = "x-chaosgw-session-id"
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 CheckResponse = external_auth_pb2.CheckResponse
 
+# RFC 7235 challenges by credential kind (RFC 6750 for bearer tokens).
+CHALLENGES = {
+    API_KEY: 'ApiKey realm="chaosgw"',
+    JWT: 'Bearer realm="chaosgw"',
+    OAUTH2: 'Bearer realm="chaosgw"',
+    SESSION: 'Session realm="chaosgw"',
+}
 
-@dataclass(frozen=True, slots=True)
-class Allowed:
-    """A key's admission, with the header that carried it removed."""
 
-    from_api_key_header: bytes
-    from_authorization: bytes
+def challenge(kinds: list[str]) -> str:
+    """The `WWW-Authenticate` value for a route accepting `kinds`, each scheme once."""
+    return ", ".join(dict.fromkeys(CHALLENGES[kind] for kind in kinds))
 
 
-def allowed(key_id: str, roles: tuple[str, ...], tier: str) -> Allowed:
-    identity = {KEY_ID_HEADER: key_id, ROLES_HEADER: ",".join(roles)}
-    if tier:
-        identity[TIER_HEADER] = tier
+def admitted(identity: Identity, carrier: str) -> bytes:
+    """The answer letting `identity` through, the credential's header `carrier` removed."""
+    answer = identity.answers.get(carrier)
+    if answer is None:
+        answer = identity.answers[carrier] = _admission(identity, carrier)
+    return answer
+
+
+def _admission(identity: Identity, carrier: str) -> bytes:
+    roles = sorted(identity.roles)
+    upstream = {
+        PLAYER_ID_HEADER: identity.player_id,
+        ROLES_HEADER: ",".join(roles),
+        TIER_HEADER: identity.tier,
+        KEY_ID_HEADER: identity.api_key_id,
+        SESSION_ID_HEADER: identity.session_id,
+    }
     metadata = struct_pb2.Struct()
-    metadata.update({"api_key_id": key_id, "roles": list(roles), "tier": tier})
+    metadata.update(
+        {
+            "kind": identity.kind,
+            "player_id": identity.player_id,
+            "roles": roles,
+            "tier": identity.tier,
+            "api_key_id": identity.api_key_id,
+            "session_id": identity.session_id,
+        }
+    )
+    check = CheckResponse(
+        status=status_pb2.Status(code=code_pb2.OK),
+        ok_response=external_auth_pb2.OkHttpResponse(
+            headers=[
+                base_pb2.HeaderValueOption(
+                    header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
+                )
+                for name, value in upstream.items()
+                if value or name == ROLES_HEADER
+            ],
+            headers_to_remove=[carrier],
+        ),
+        dynamic_metadata=metadata,
+    )
+    encoded: bytes = check.SerializeToString(deterministic=True)
+    return encoded
 
-    def build(carrier: str) -> bytes:
-        check = CheckResponse(
-            status=status_pb2.Status(code=code_pb2.OK),
-            ok_response=external_auth_pb2.OkHttpResponse(
-                headers=[
-                    base_pb2.HeaderValueOption(
-                        header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
-                    )
-                    for name, value in identity.items()
-                ],
-                headers_to_remove=[carrier],
-            ),
-            dynamic_metadata=metadata,
-        )
-        encoded: bytes = check.SerializeToString(deterministic=True)
-        return encoded
 
-    return Allowed(build(API_KEY_HEADER), build(AUTHORIZATION_HEADER))
+# Reasons: the `reason` label of the decisions metric, and the body's `code`; with the status
+# and the body's explanation.
+MISSING = "missing_credential"
+UNKNOWN = "unknown_key"
+EXPIRED = "expired_key"
+MISSING_ROLE = "missing_role"
+NO_POLICY = "no_route_policy"
+
+REASONS: dict[str, tuple[int, str]] = {
+    MISSING: (401, "a credential this route accepts is required"),
+    UNKNOWN: (401, "the API key is not valid"),
+    EXPIRED: (401, "the API key has expired"),
+    MISSING_ROLE: (403, "the credential lacks a role this route requires"),
+    NO_POLICY: (403, "the gateway has no auth policy for this route yet"),
+}
 
 
-def _denied(status: int, code: str, reason: str) -> bytes:
+@functools.cache
+def denied(reason: str, challenge: str) -> bytes:
+    """The refusal for `reason`; a 401 names the route's schemes in `challenge`."""
+    status, explanation = REASONS[reason]
     headers = [("content-type", "application/json")]
     if status == 401:
-        headers.append(("www-authenticate", "ApiKey"))
+        headers.append(("www-authenticate", challenge))
     check = CheckResponse(
         status=status_pb2.Status(
             code=code_pb2.UNAUTHENTICATED if status == 401 else code_pb2.PERMISSION_DENIED
@@ -77,26 +124,8 @@ def _denied(status: int, code: str, reason: str) -> bytes:
                 )
                 for name, value in headers
             ],
-            body=json.dumps({"error": {"code": code, "reason": reason}}),
+            body=json.dumps({"error": {"code": reason, "reason": explanation}}),
         ),
     )
     encoded: bytes = check.SerializeToString()
     return encoded
-
-
-# Reasons: the `reason` label of the decisions metric, and the body's `code`.
-MISSING = "missing_credential"
-UNKNOWN = "unknown_key"
-EXPIRED = "expired_key"
-MISSING_ROLE = "missing_role"
-NO_POLICY = "no_route_policy"
-WRONG_KIND = "credential_not_accepted"
-
-DENIALS = {
-    MISSING: _denied(401, MISSING, "an API key is required (x-api-key header)"),
-    UNKNOWN: _denied(401, UNKNOWN, "the API key is not valid"),
-    EXPIRED: _denied(401, EXPIRED, "the API key has expired"),
-    MISSING_ROLE: _denied(403, MISSING_ROLE, "the API key lacks a role this route requires"),
-    NO_POLICY: _denied(403, NO_POLICY, "the gateway has no auth policy for this route yet"),
-    WRONG_KIND: _denied(403, WRONG_KIND, "this route does not accept API keys"),
-}

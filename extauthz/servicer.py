@@ -2,11 +2,15 @@
 
 Registered as a generic handler that takes raw bytes: a request that does not decode gets
 INVALID_ARGUMENT (Envoy then refuses the request: it fails closed), and every answer goes out
-as bytes built beforehand. No logging and no I/O on the hot path; the key never leaves it.
+as bytes built beforehand or kept from an earlier request. No logging on the hot path; no
+credential ever leaves it.
+
+A check: the route's policy (named by the check's `route` context extension), the credential
+the request presents that the policy accepts, the identity its kind's verifier proves, then the
+policy's role terms on that identity.
 """
 
-import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -14,22 +18,27 @@ from envoy.service.auth.v3 import external_auth_pb2
 from google.protobuf.message import DecodeError
 
 from extauthz import metrics, response
-from extauthz.book import Book
+from extauthz.credentials import Verifier, presented
+from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
+from extauthz.policies import RoutePolicies
 
 ROUTE_CONTEXT = "route"
 _SERVICE = "envoy.service.auth.v3.Authorization"
-_SCHEME = "apikey "
-_KIND = "api_key"
+_KINDS = (API_KEY, JWT, SESSION, OAUTH2, "none")
 
 
 class AuthorizationServicer:
-    def __init__(self, book: Book, key_hash: Callable[[str], str]) -> None:
-        self._book = book
-        self._hash = key_hash
-        self._allowed = metrics.DECISIONS.labels(kind=_KIND, outcome="allowed", reason="ok")
+    def __init__(self, policies: RoutePolicies, verifiers: Mapping[str, Verifier]) -> None:
+        self._policies = policies
+        self._verifiers = verifiers
+        self._allowed = {
+            kind: metrics.DECISIONS.labels(kind=kind, outcome="allowed", reason="ok")
+            for kind in _KINDS
+        }
         self._denied = {
-            reason: metrics.DECISIONS.labels(kind=_KIND, outcome="denied", reason=reason)
-            for reason in response.DENIALS
+            (kind, reason): metrics.DECISIONS.labels(kind=kind, outcome="denied", reason=reason)
+            for kind in _KINDS
+            for reason in response.REASONS
         }
         self._invalid = metrics.DECISIONS.labels(
             kind="none", outcome="invalid", reason="undecodable"
@@ -44,38 +53,31 @@ class AuthorizationServicer:
         except DecodeError:
             self._invalid.inc()
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "not a CheckRequest")
-        return self.decide(request)
+        return await self.decide(request)
 
-    def decide(self, request: external_auth_pb2.CheckRequest) -> bytes:
+    async def decide(self, request: external_auth_pb2.CheckRequest) -> bytes:
         attributes = request.attributes
-        policy = self._book.policies.get(attributes.context_extensions.get(ROUTE_CONTEXT, ""))
+        route = attributes.context_extensions.get(ROUTE_CONTEXT, "")
+        policy = self._policies.by_route.get(route)
         if policy is None:
-            return self._deny(response.NO_POLICY)
-        if not policy.api_keys:
-            return self._deny(response.WRONG_KIND)
-        headers = attributes.request.http.headers
-        key = headers.get(response.API_KEY_HEADER)
-        from_header = key is not None
-        if key is None:
-            authorization = headers.get(response.AUTHORIZATION_HEADER, "")
-            if authorization[: len(_SCHEME)].lower() == _SCHEME:
-                key = authorization[len(_SCHEME) :].strip()
-        if not key:
-            return self._deny(response.MISSING)
-        found = self._book.keys.get(self._hash(key))
-        if found is None:
-            return self._deny(response.UNKNOWN)
-        if found.expires_at is not None and time.time() >= found.expires_at:
-            return self._deny(response.EXPIRED)
-        if not policy.admits(found.roles):
-            return self._deny(response.MISSING_ROLE)
-        self._allowed.inc()
-        allowed = found.allowed
-        return allowed.from_api_key_header if from_header else allowed.from_authorization
+            return self._deny("none", response.NO_POLICY, "")
+        credential = presented(attributes.request.http.headers, policy)
+        if credential is None:
+            return self._deny("none", response.MISSING, policy.challenge)
+        verifier = self._verifiers.get(credential.kind)
+        if verifier is None:  # a kind this process was started without: refuse, never admit
+            return self._deny(credential.kind, response.MISSING, policy.challenge)
+        identity = await verifier.verify(credential, policy)
+        if isinstance(identity, str):
+            return self._deny(credential.kind, identity, policy.challenge)
+        if not policy.admits(identity.roles):
+            return self._deny(credential.kind, response.MISSING_ROLE, policy.challenge)
+        self._allowed[credential.kind].inc()
+        return response.admitted(identity, credential.carrier)
 
-    def _deny(self, reason: str) -> bytes:
-        self._denied[reason].inc()
-        return response.DENIALS[reason]
+    def _deny(self, kind: str, reason: str, challenge: str) -> bytes:
+        self._denied[kind, reason].inc()
+        return response.denied(reason, challenge)
 
 
 def add_to_server(servicer: AuthorizationServicer, server: grpc.aio.Server) -> None:

@@ -22,12 +22,12 @@ from chaosgw.auth.v1 import auth_pb2
 from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
-from extauthz.book import (
-    API_KEY_TYPE_URL,
+from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
+from extauthz.identity import API_KEY
+from extauthz.policies import (
     ROUTE_POLICY_TYPE_URL,
-    Book,
     InvalidResources,
-    compile_keys,
+    RoutePolicies,
     compile_policies,
 )
 from extauthz.servicer import AuthorizationServicer, add_to_server
@@ -59,7 +59,8 @@ def updater(
 
 
 async def serve(settings: Settings, index: int) -> None:
-    book = Book()
+    api_keys = ApiKeys(key_hasher(settings.api_key_secret.get_secret_value().encode()))
+    policies = RoutePolicies()
     node = f"{settings.node_id or 'extauthz-' + socket.gethostname()}-{index}"
     keys = AdsSubscriber(
         settings.xds_address,
@@ -67,7 +68,7 @@ async def serve(settings: Settings, index: int) -> None:
         group=POLICY_GROUP,
         type_url=API_KEY_TYPE_URL,
         message=auth_pb2.ApiKey,
-        on_update=updater(compile_keys, book.set_keys),
+        on_update=updater(compile_keys, api_keys.replace),
     )
     routes = AdsSubscriber(
         settings.xds_address,
@@ -75,11 +76,10 @@ async def serve(settings: Settings, index: int) -> None:
         group=POLICY_GROUP,
         type_url=ROUTE_POLICY_TYPE_URL,
         message=auth_pb2.RoutePolicy,
-        on_update=updater(compile_policies, book.set_policies),
+        on_update=updater(compile_policies, policies.replace),
     )
     server = grpc.aio.server()
-    key_hash = key_hasher(settings.api_key_secret.get_secret_value().encode())
-    add_to_server(AuthorizationServicer(book, key_hash), server)
+    add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys}), server)
     grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
     await server.start()
 

@@ -166,7 +166,7 @@ def _refused(response: httpx.Response, status: int, code: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["error"]["code"] == code
     if status == 401:
-        assert response.headers["www-authenticate"] == "ApiKey"
+        assert response.headers["www-authenticate"] == 'ApiKey realm="chaosgw"'
 
 
 def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(

@@ -1,5 +1,6 @@
 """The auth service's decisions from what Envoy sends, and the sets it refuses (NACKs) whole."""
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -7,7 +8,9 @@ from chaosgw.auth.v1 import auth_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 
 from controlplane.model.auth_api_keys import key_hasher
-from extauthz.book import Book, InvalidResources, compile_keys, compile_policies
+from extauthz.api_keys import ApiKeys, compile_keys
+from extauthz.identity import API_KEY as KIND_API_KEY
+from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
 from extauthz.servicer import AuthorizationServicer
 
 SECRET = b"unit-test-secret-unit-test-secret-0123"
@@ -16,9 +19,10 @@ API_KEY = auth_pb2.RoutePolicy.API_KEY
 
 
 def servicer(*keys: auth_pb2.ApiKey) -> AuthorizationServicer:
-    book = Book()
-    book.set_keys(compile_keys(keys))
-    book.set_policies(
+    api_keys = ApiKeys(HASH)
+    api_keys.replace(compile_keys(keys))
+    policies = RoutePolicies()
+    policies.replace(
         compile_policies(
             [
                 auth_pb2.RoutePolicy(route="open", credentials=[API_KEY]),
@@ -30,7 +34,7 @@ def servicer(*keys: auth_pb2.ApiKey) -> AuthorizationServicer:
             ]
         )
     )
-    return AuthorizationServicer(book, HASH)
+    return AuthorizationServicer(policies, {KIND_API_KEY: api_keys})
 
 
 def check(route: str, **headers: str) -> external_auth_pb2.CheckRequest:
@@ -43,7 +47,7 @@ def check(route: str, **headers: str) -> external_auth_pb2.CheckRequest:
 def decide(
     service: AuthorizationServicer, request: external_auth_pb2.CheckRequest
 ) -> tuple[int, str]:
-    answer = external_auth_pb2.CheckResponse.FromString(service.decide(request))
+    answer = external_auth_pb2.CheckResponse.FromString(asyncio.run(service.decide(request)))
     if answer.HasField("ok_response"):
         return 200, {h.header.key: h.header.value for h in answer.ok_response.headers}[
             "x-chaosgw-api-key-id"
@@ -91,6 +95,22 @@ def test_a_bad_key_set_is_refused_whole(keys: list[auth_pb2.ApiKey]) -> None:
         compile_keys(keys)
 
 
-def test_a_route_policy_named_twice_is_refused() -> None:
+@pytest.mark.parametrize(
+    "policies",
+    [
+        [auth_pb2.RoutePolicy(route="a", credentials=[API_KEY])] * 2,
+        [auth_pb2.RoutePolicy(route="a")],
+        [auth_pb2.RoutePolicy(route="a", credentials=[99])],  # type: ignore[list-item]
+    ],
+)
+def test_a_bad_route_policy_set_is_refused_whole(policies: list[auth_pb2.RoutePolicy]) -> None:
     with pytest.raises(InvalidResources):
-        compile_policies([auth_pb2.RoutePolicy(route="a"), auth_pb2.RoutePolicy(route="a")])
+        compile_policies(policies)
+
+
+def test_a_401_names_the_schemes_the_route_accepts() -> None:
+    answer = external_auth_pb2.CheckResponse.FromString(
+        asyncio.run(servicer().decide(check("open")))
+    )
+    headers = {h.header.key: h.header.value for h in answer.denied_response.headers}
+    assert headers["www-authenticate"] == 'ApiKey realm="chaosgw"'

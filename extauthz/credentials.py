@@ -1,0 +1,46 @@
+"""Which credential a request presents to a route, and the checkers of each kind.
+
+A request is judged by the first credential it carries that the route accepts: an API key
+(`x-api-key`, or `Authorization: ApiKey ...`), then a bearer token (a JWT when it has a JWT's
+shape and the route accepts JWTs, otherwise an opaque token for introspection).
+"""
+
+from collections.abc import Mapping
+from typing import Protocol
+
+from extauthz.identity import API_KEY, JWT, OAUTH2, Identity, Presented
+from extauthz.policies import RoutePolicy
+
+API_KEY_HEADER = "x-api-key"
+AUTHORIZATION_HEADER = "authorization"
+# The request headers a check may need: what Envoy sends the service, and nothing else.
+CREDENTIAL_HEADERS = (API_KEY_HEADER, AUTHORIZATION_HEADER)
+
+
+class Verifier(Protocol):
+    async def verify(self, presented: Presented, policy: RoutePolicy) -> Identity | str:
+        """The identity the credential proves, or the reason (response.REASONS) it proves
+        nothing."""
+        ...
+
+
+def presented(headers: Mapping[str, str], policy: RoutePolicy) -> Presented | None:
+    accepts = policy.accepts
+    if API_KEY in accepts:
+        key = headers.get(API_KEY_HEADER)
+        if key:
+            return Presented(API_KEY, key, API_KEY_HEADER)
+    authorization = headers.get(AUTHORIZATION_HEADER)
+    if authorization:
+        scheme, _, value = authorization.partition(" ")
+        scheme, value = scheme.lower(), value.strip()
+        if not value:
+            return None
+        if scheme == "apikey" and API_KEY in accepts:
+            return Presented(API_KEY, value, AUTHORIZATION_HEADER)
+        if scheme == "bearer":
+            if JWT in accepts and (value.count(".") == 2 or OAUTH2 not in accepts):
+                return Presented(JWT, value, AUTHORIZATION_HEADER)
+            if OAUTH2 in accepts:
+                return Presented(OAUTH2, value, AUTHORIZATION_HEADER)
+    return None

@@ -1,0 +1,67 @@
+"""Route policies pushed by the control plane: which credentials a guarded route accepts and
+what their holder must be. A set is taken whole or refused whole (the ADS subscriber NACKs
+it): the service never decides with half of an update."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from chaosgw.auth.v1 import auth_pb2
+
+from extauthz import metrics, response
+from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
+
+ROUTE_POLICY_TYPE_URL = "type.googleapis.com/" + auth_pb2.RoutePolicy.DESCRIPTOR.full_name
+_KINDS = {
+    auth_pb2.RoutePolicy.API_KEY: API_KEY,
+    auth_pb2.RoutePolicy.JWT: JWT,
+    auth_pb2.RoutePolicy.SESSION: SESSION,
+    auth_pb2.RoutePolicy.OAUTH2_INTROSPECTION: OAUTH2,
+}
+
+
+class InvalidResources(ValueError):
+    """A pushed set cannot be applied; the message says which resource and why (never a
+    secret)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    route: str
+    # The credential kinds accepted, any of them.
+    accepts: frozenset[str]
+    # One role of each set.
+    required: tuple[frozenset[str], ...]
+    # `WWW-Authenticate` of its 401s.
+    challenge: str
+
+    def admits(self, roles: frozenset[str]) -> bool:
+        return all(not required.isdisjoint(roles) for required in self.required)
+
+
+def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, RoutePolicy]:
+    policies: dict[str, RoutePolicy] = {}
+    for message in messages:
+        if not message.route or message.route in policies:
+            raise InvalidResources(f"route policy {message.route!r}: no route, or one seen twice")
+        unknown = [kind for kind in message.credentials if kind not in _KINDS]
+        if unknown or not message.credentials:
+            raise InvalidResources(f"route policy {message.route!r}: no or unknown credentials")
+        kinds = [_KINDS[kind] for kind in message.credentials]
+        policies[message.route] = RoutePolicy(
+            route=message.route,
+            accepts=frozenset(kinds),
+            required=tuple(frozenset(required.roles) for required in message.required),
+            challenge=response.challenge(kinds),
+        )
+    return policies
+
+
+class RoutePolicies:
+    """The live set, replaced whole by its subscription."""
+
+    def __init__(self) -> None:
+        self.by_route: Mapping[str, RoutePolicy] = {}
+
+    def replace(self, policies: Mapping[str, RoutePolicy]) -> None:
+        self.by_route = policies
+        metrics.ROUTE_POLICIES.set(len(policies))
