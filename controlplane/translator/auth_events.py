@@ -13,8 +13,12 @@ runs for error responses.
 
 No header is added to the entries (`additional_*_headers_to_log` stay empty), nor filter state
 or custom tags: no token, key or cookie is sent. The sink reads only the client address, the
-route name and the response code details. (Envoy always fills a few request properties of its
-own, path and user agent among them; the sink never reads or logs those.)
+route name and the response code details. (The http_grpc logger always fills some fields of its
+own that no option turns off: the path with its query string, authority, user agent,
+X-Forwarded-For, and the stream's dynamic metadata, which after an `rbac` denial holds the
+verified token's claims, not the token. Seen on Envoy 1.40: no Authorization, x-api-key or
+cookie value is in the entries. The sink never reads or logs those fields; a logger with full
+control of its fields would be the OpenTelemetry one.)
 
 It is a listener setting that depends only on the control plane's settings (is there an auth
 service?): a policy change never changes a listener.
