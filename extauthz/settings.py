@@ -19,6 +19,24 @@ class Settings(ServiceSettings):
         description="The HMAC key API keys are hashed with: the control plane's own.",
     )
 
+    security_event_threshold: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="Auth denials from one client address within the window that make a "
+        "security event (logged once per window per address).",
+    )
+    security_event_window_seconds: float = Field(
+        default=60.0, gt=0, le=86400, description="The sliding window of that count."
+    )
+    security_event_max_sources: int = Field(
+        default=10000,
+        ge=1,
+        le=1_000_000,
+        description="Client addresses followed at most per process (least recently denied "
+        "ones are forgotten first): bounds the detector's memory.",
+    )
+
     @field_validator("api_key_secret")
     @classmethod
     def _long_enough(cls, secret: SecretStr) -> SecretStr:

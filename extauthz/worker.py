@@ -1,5 +1,6 @@
-"""One service process: gRPC on its own port, its two subscriptions (API keys, route policies),
-its health endpoints.
+"""One service process: gRPC on its own port (Authorization, and the sink of the Envoys' auth
+denial logs: extauthz/events.py), its two subscriptions (API keys, route policies), its health
+endpoints.
 
 One ADS stream per resource type: the subscriber follows one wildcard type per stream, each
 with its own version, ACKs and NACKs; the two sets are independent (a key and a route policy
@@ -22,6 +23,7 @@ from chaosgw.auth.v1 import auth_pb2
 from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
+from extauthz import events
 from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
 from extauthz.identity import API_KEY
 from extauthz.policies import (
@@ -80,6 +82,13 @@ async def serve(settings: Settings, index: int) -> None:
     )
     server = grpc.aio.server()
     add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys}), server)
+    # The auth denials of every Envoy (their access logs), on the same port.
+    detector = events.RepeatedFailures(
+        settings.security_event_threshold,
+        settings.security_event_window_seconds,
+        settings.security_event_max_sources,
+    )
+    events.add_to_server(events.AccessLogSink(detector), server)
     grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
     await server.start()
 

@@ -15,6 +15,7 @@ from envoy.extensions.transport_sockets.tls.v3 import tls_pb2
 
 from controlplane.model import ListenerSpec, ListenerTls
 from controlplane.model.edge import PathNormalization
+from controlplane.translator.auth_events import auth_events_log
 from controlplane.translator.auth_extauthz import ExtAuthzService
 from controlplane.translator.auth_filters import denial_replies, identity_strip
 from controlplane.translator.http_filters import http_filters
@@ -51,6 +52,8 @@ def build_listener(
         early_header_mutation_extensions=[identity_strip()],
         http_filters=http_filters(listener, ratelimit, extauthz),
         local_reply_config=denial_replies(),
+        # Auth denials to the auth service's event sink, when there is an auth service.
+        access_log=[auth_events_log()] if extauthz is not None else [],
         upgrade_configs=[HCM.UpgradeConfig(upgrade_type="websocket")],
         # The client address (for client IP lists and %DOWNSTREAM_REMOTE_ADDRESS%) is the peer,
         # or the X-Forwarded-For entry the trusted hops select; never what a client claims.
