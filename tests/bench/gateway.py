@@ -7,16 +7,18 @@ The gateway Envoy (one worker) runs alone on one CPU, as in `routed`; the servic
 generator, the upstream Envoy and whatever the service needs (Redis) share the other.
 """
 
+import abc
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import httpx
 
 from tests.bench import envoys
-from tests.bench.core import BenchContext
-from tests.bench.system import pin, usable_cpus
+from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
+from tests.bench.system import cpu_seconds, pin, usable_cpus
+from tests.bench.wrk import WrkResult, WrkSettings, run_wrk
 from tests.integration.harness import (
     LOCALHOST,
     AdminClient,
@@ -32,6 +34,9 @@ from tests.integration.harness import (
 
 GROUP = "bench"
 UPSTREAM_NAME = "bench-upstream"
+# Processes whose CPU time is charged to the requests, as the results name them (the service's
+# own name is the scenario's).
+GATEWAY, UPSTREAM, LOAD = "gateway Envoy", "upstream Envoy", "wrk"
 
 
 @dataclass(frozen=True)
@@ -182,3 +187,161 @@ def http_status(url: str) -> int:
         return httpx.get(url, timeout=1.0).status_code
     except httpx.TransportError:
         return 0
+
+
+@dataclass
+class Saturation:
+    """One wrk run at full speed: its result, the CPU seconds each process used meanwhile, and
+    how much each counter read around it grew."""
+
+    result: WrkResult
+    cpu: dict[str, float]
+    grew: dict[str, float]
+
+    def observations(self, service: str) -> Observations:
+        result, per_1k = self.result, 1000 / self.result.requests
+        return {
+            "rps": [result.requests_per_second],
+            "p50": [result.p50_ms],
+            "p99": [result.p99_ms],
+            **{cpu_key(name): [seconds * per_1k] for name, seconds in self.cpu.items()},
+            "service busy": [100 * self.cpu[service] / result.duration_seconds],
+            "gateway busy": [100 * self.cpu[GATEWAY] / result.duration_seconds],
+        }
+
+
+def cpu_key(process: str) -> str:
+    return "cpu " + process
+
+
+class ServiceScenario(Scenario):
+    """One of our gRPC services (`python -m SERVICE.worker 0`, as the launcher runs it) against
+    the do-nothing one of tests/bench/noop_service.py, taking turns on the same port: each
+    measurement starts its side, pins it to the CPUs besides the gateway's, calls `measure`,
+    and stops it. wrk sends GET `path` with `headers`, 50 connections. `setup` must set `ctx`
+    and `gateway`."""
+
+    # The service's package and its name in noop_service; what the results call it.
+    service: str
+    service_label: str
+    path: str
+    # Envoy's stats counting the service's decisions (a regular expression).
+    decided: str
+
+    def __init__(self, smoke: bool) -> None:
+        self.pinning = Pinning.of_machine()
+        others = self.pinning.others
+        self.load = WrkSettings(1, 50, 2 if smoke else 10, others)
+        self.warmup = WrkSettings(1, 50, 1 if smoke else 2, others)
+        self.service_port = free_port()
+        self.http_port = free_port()
+        self.headers: dict[str, str] = {}
+        self.ctx: BenchContext | None = None
+        self.gateway: Gateway | None = None
+
+    def load_metrics(self, rps_label: str, ratio: float, *processes: str) -> list[Metric]:
+        """Requests/s (at least `ratio` of the baseline's), latency, and the CPU per request of
+        the service, the gateway, the upstream, `processes` and wrk."""
+        return [
+            Metric("rps", rps_label, "req/s", lower_is_better=False, target=Target(ratio, "ratio")),
+            Metric("p50", "latency p50", "ms"),
+            Metric("p99", "latency p99", "ms"),
+            *(
+                Metric(cpu_key(process), f"CPU, {process}", "CPU s / 1k req")
+                for process in (self.service_label, GATEWAY, *processes, UPSTREAM, LOAD)
+            ),
+            # Near 100 % (of what the other CPU leaves it), the service limits the rate.
+            Metric("service busy", f"{self.service_label} CPU busy", "%", lower_is_better=False),
+            Metric("gateway busy", "gateway Envoy CPU busy", "%", lower_is_better=False),
+        ]
+
+    def load_settings(self) -> dict[str, object]:
+        load, warmup = self.load, self.warmup
+        return {
+            "load": f"wrk {load.threads} thread, {load.connections} connections, "
+            f"{load.duration_seconds} s per round after a {warmup.duration_seconds} s warm-up, "
+            f"GET {self.path} with {', '.join(self.headers) or 'no header'}, HTTP/1.1 "
+            "keep-alive, 127.0.0.1",
+            "service": "1 process each side, started for its measurement on the same port",
+            "Envoy": f"--concurrency {envoys.CONCURRENCY} for the gateway and the upstream",
+            "wrk": asdict(load),
+        }
+
+    def service_settings(self) -> dict[str, str]:
+        """The service's environment besides its ports, control plane, node id and log level."""
+        return {}
+
+    @abc.abstractmethod
+    async def measure(self, service: ManagedProcess, *, candidate: bool) -> Observations:
+        """Measure with `service` serving (the runner's side); it is stopped after."""
+
+    def up(self) -> tuple[BenchContext, Gateway]:
+        if self.ctx is None or self.gateway is None:
+            raise RuntimeError(f"{self.name}: measured before setup")
+        return self.ctx, self.gateway
+
+    async def saturate(
+        self,
+        service: ManagedProcess,
+        pids: Mapping[str, int] | None = None,
+        counters: Mapping[str, Callable[[], float]] | None = None,
+    ) -> Saturation:
+        """Once Envoy gets the service's decisions, a warm-up, then the measured wrk run, with
+        the CPU time of the service, the gateway, the upstream and `pids`, and how much
+        `counters` grew meanwhile."""
+        _, gateway = self.up()
+        url = gateway.url(self.path)
+        wait_decisions(gateway, self.path, self.headers, self.decided, service)
+        await run_wrk(url, self.warmup, self.headers)
+        pids = {
+            self.service_label: service.pid,
+            GATEWAY: gateway.envoy.pid,
+            UPSTREAM: gateway.upstream.pid,
+            **(pids or {}),
+        }
+        counters = counters or {}
+        cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        counted = {name: read() for name, read in counters.items()}
+        result = await run_wrk(url, self.load, self.headers)
+        cpu = {name: cpu_seconds(pid) - cpu[name] for name, pid in pids.items()}
+        grew = {name: read() - counted[name] for name, read in counters.items()}
+        cpu[LOAD] = result.cpu_seconds
+        return Saturation(result, cpu, grew)
+
+    async def measure_candidate(self) -> Observations:
+        ctx, gateway = self.up()
+        prefix = f"CHAOSGW_{self.service.upper()}_"
+        settings = {
+            "GRPC_PORT": str(self.service_port),
+            "HTTP_PORT": str(self.http_port),
+            "XDS_ADDRESS": gateway.control_plane.xds_address,
+            "NODE_ID": f"bench-{self.service}",
+            "LOG_LEVEL": "WARNING",
+        }
+        env = service_env(
+            **{prefix + name: value for name, value in settings.items()}, **self.service_settings()
+        )
+        service = start_service(
+            ctx.processes,
+            self.service,
+            [sys.executable, "-m", f"{self.service}.worker", "0"],
+            lambda: http_status(f"http://{LOCALHOST}:{self.http_port}/readyz") == 200,
+            env=env,
+        )
+        return await self._measure_with(service, candidate=True)
+
+    async def measure_baseline(self) -> Observations:
+        ctx, _ = self.up()
+        service = start_noop(ctx.processes, self.service, self.service_port)
+        return await self._measure_with(service, candidate=False)
+
+    async def teardown(self) -> None:
+        if self.gateway is not None:
+            self.gateway.stop()
+
+    async def _measure_with(self, service: ManagedProcess, *, candidate: bool) -> Observations:
+        try:
+            self.pinning.other(service.pid)
+            return await self.measure(service, candidate=candidate)
+        finally:
+            service.stop()
