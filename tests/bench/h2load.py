@@ -17,14 +17,13 @@ percentiles): exact percentiles over every request of the measured period.
 """
 
 import asyncio
-import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.bench.runner import percentile
-from tests.bench.wrk import LoadError, loopback_only, pinned, run_measured
+from tests.bench.wrk import LoadError, loopback_only, pinned, run_measured, tool_path
 
 MAX_STREAMS = 256
 # Bounds: no more than this per second, for no longer than this.
@@ -52,13 +51,6 @@ class RateResult:
     @property
     def achieved_per_second(self) -> float:
         return self.requests / self.duration_seconds
-
-
-def h2load_path() -> str:
-    found = shutil.which("h2load")
-    if found is None:
-        raise LoadError("h2load is not installed: `make bench` installs it (nghttp2-client)")
-    return found
 
 
 def parse_log(text: str) -> tuple[list[float], int]:
@@ -92,7 +84,7 @@ async def run_rate(
     with tempfile.TemporaryDirectory(prefix="h2load-") as tmp:
         log = Path(tmp) / "requests.log"
         argv = [
-            h2load_path(),
+            tool_path("h2load", "apt-get install nghttp2-client"),
             "--threads=1",
             "--clients=1",
             f"--max-concurrent-streams={MAX_STREAMS}",

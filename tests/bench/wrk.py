@@ -43,10 +43,11 @@ class WrkResult:
         return self.requests / self.duration_seconds
 
 
-def wrk_path() -> str:
-    found = shutil.which("wrk")
+def tool_path(name: str, package: str) -> str:
+    """Where the load generator `name` is; a LoadError naming its Debian package if nowhere."""
+    found = shutil.which(name)
     if found is None:
-        raise LoadError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+        raise LoadError(f"{name} is not installed: `make bench` installs it ({package})")
     return found
 
 
@@ -63,7 +64,7 @@ async def run_wrk(
 ) -> WrkResult:
     loopback_only(url)
     argv = [
-        wrk_path(),
+        tool_path("wrk", "apt-get install wrk"),
         f"--threads={settings.threads}",
         f"--connections={settings.connections}",
         f"--duration={settings.duration_seconds}s",
