@@ -8,11 +8,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
+from envoy.service.auth.v3 import external_auth_pb2
+from envoy.service.ratelimit.v3 import rls_pb2
 
 from controlplane.translator import translate
-from tests.bench import report
+from tests.bench import noop_service, report
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
+from tests.bench.h2load import RateSettings, parse_log, run_rate
 from tests.bench.runner import MetricResult, percentile, run_scenario
+from tests.bench.scenarios import scenarios
 from tests.bench.states import gateway_state, route_spec
 from tests.bench.system import cpu_seconds, rss_bytes
 from tests.bench.wrk import LoadError, parse_report
@@ -115,3 +119,32 @@ def test_generated_states_compile_and_writes_change_them() -> None:
     assert len(groups["default"].routes) == 1
     assert route_spec(7, 10, variant=1) != route_spec(7, 10)
     assert route_spec(7, 10, variant=1).services() == route_spec(7, 10).services()
+
+
+def test_h2load_log_gives_latencies_of_answered_requests_and_counts_the_others() -> None:
+    log = "1700000000000000\t200\t1500\n1700000000000100\t-1\t0\n1700000000000200\t503\t900\n\n"
+    assert parse_log(log + "1700000000000300\t204\t2500\n") == ([1.5, 2.5], 2)
+
+
+async def test_constant_rate_load_refuses_other_hosts_and_unbounded_runs() -> None:
+    settings = RateSettings(duration_seconds=1, warmup_seconds=0)
+    with pytest.raises(LoadError, match="loopback"):
+        await run_rate("http://192.0.2.1:80/", 10.0, settings)
+    with pytest.raises(LoadError, match="bounds"):
+        await run_rate("http://127.0.0.1:80/", 10.0, RateSettings(3600, 0))
+    with pytest.raises(LoadError, match="bounds"):
+        await run_rate("http://127.0.0.1:80/", 0.0, settings)
+
+
+def test_do_nothing_services_answer_ok_whatever_they_are_asked() -> None:
+    ratelimit = rls_pb2.RateLimitResponse.FromString(noop_service.SERVICES["ratelimit"][2])
+    assert ratelimit.overall_code == rls_pb2.RateLimitResponse.OK
+    check = external_auth_pb2.CheckResponse.FromString(noop_service.SERVICES["extauthz"][2])
+    assert check.status.code == 0
+    assert check.HasField("ok_response")
+
+
+@pytest.mark.parametrize("smoke", [True, False])
+def test_scenario_names_are_unique(smoke: bool) -> None:
+    names = [scenario.name for scenario in scenarios(smoke)]
+    assert len(names) == len(set(names))

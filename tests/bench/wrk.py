@@ -43,10 +43,11 @@ class WrkResult:
         return self.requests / self.duration_seconds
 
 
-def wrk_path() -> str:
-    found = shutil.which("wrk")
+def tool_path(name: str, package: str) -> str:
+    """Where the load generator `name` is; a LoadError naming its Debian package if nowhere."""
+    found = shutil.which(name)
     if found is None:
-        raise LoadError("wrk is not installed: `make bench` installs it (apt-get install wrk)")
+        raise LoadError(f"{name} is not installed: `make bench` installs it ({package})")
     return found
 
 
@@ -61,11 +62,9 @@ def parse_report(output: str) -> dict[str, int]:
 async def run_wrk(
     url: str, settings: WrkSettings, headers: Mapping[str, str] | None = None
 ) -> WrkResult:
-    host = urlsplit(url).hostname or ""
-    if not host.startswith("127."):
-        raise LoadError(f"load goes to loopback addresses only, not {url}")
+    loopback_only(url)
     argv = [
-        wrk_path(),
+        tool_path("wrk", "apt-get install wrk"),
         f"--threads={settings.threads}",
         f"--connections={settings.connections}",
         f"--duration={settings.duration_seconds}s",
@@ -74,9 +73,7 @@ async def run_wrk(
         *(f"--header={name}: {value}" for name, value in (headers or {}).items()),
         url,
     ]
-    if settings.cpus and shutil.which("taskset"):
-        argv = ["taskset", "--cpu-list", ",".join(map(str, settings.cpus)), *argv]
-    output, status, cpu = await asyncio.to_thread(_run_measured, argv)
+    output, status, cpu = await asyncio.to_thread(run_measured, pinned(argv, settings.cpus))
     if status != 0:
         raise LoadError(f"wrk exited with {status}: {output[-2000:]}")
     report = parse_report(output)
@@ -94,7 +91,20 @@ async def run_wrk(
     )
 
 
-def _run_measured(argv: list[str]) -> tuple[str, int, float]:
+def loopback_only(url: str) -> None:
+    host = urlsplit(url).hostname or ""
+    if not host.startswith("127."):
+        raise LoadError(f"load goes to loopback addresses only, not {url}")
+
+
+def pinned(argv: list[str], cpus: tuple[int, ...]) -> list[str]:
+    """`argv` bound to `cpus` by taskset (as it is when there are none, or no taskset)."""
+    if cpus and shutil.which("taskset"):
+        return ["taskset", "--cpu-list", ",".join(map(str, cpus)), *argv]
+    return argv
+
+
+def run_measured(argv: list[str]) -> tuple[str, int, float]:
     """Run to completion; return its output, exit status and CPU time (from wait4's rusage).
 
     wait4 on this very child gives its resource usage exactly, which `subprocess` cannot.
