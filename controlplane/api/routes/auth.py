@@ -16,7 +16,7 @@ class NotAvailable(ApiError):
 
 def check_available(spec: RouteSpec, auth_service: bool) -> None:
     """422 when the route needs what the gateway cannot check: a credential kind no part of it
-    checks yet, API keys without an auth service, or API keys and JWTs on one route."""
+    checks yet, or API keys or an owner rule without an auth service."""
     auth = spec.auth
     if not isinstance(auth, AuthenticatedAuth):
         return
@@ -33,15 +33,18 @@ def check_available(spec: RouteSpec, auth_service: bool) -> None:
                 f"{credential.kind!r} credentials need the auth service, and none is configured "
                 "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"
             )
-        elif credential.kind in SERVICE_CREDENTIALS and auth.jwt_providers():
-            message = (
-                f"{credential.kind!r} and 'jwt' credentials cannot be accepted by one route yet; "
-                "declare one route per kind"
-            )
         else:
             continue
         details.append(
             ErrorDetail(field=field, location="body", message=message, type="not_available")
+        )
+    if auth.owner is not None and not auth_service:
+        message = (
+            "an owner rule is checked by the auth service, and none is configured "
+            "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"
+        )
+        details.append(
+            ErrorDetail(field="auth.owner", location="body", message=message, type="not_available")
         )
     if details:
         raise NotAvailable(
