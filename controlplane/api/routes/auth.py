@@ -62,7 +62,8 @@ def auth_references(
     if not isinstance(auth, AuthenticatedAuth):
         return [], [], []
     providers = jwt_providers.get_many(session, auth.jwt_providers())
-    found_roles = roles.get_many(session, auth.roles_any_of)
+    unless_roles = auth.owner.unless_roles if auth.owner is not None else []
+    found_roles = roles.get_many(session, {*auth.roles_any_of, *unless_roles})
     missing: list[ErrorDetail] = []
     for index, credential in enumerate(auth.credentials):
         if isinstance(credential, JwtCredential):
@@ -84,6 +85,16 @@ def auth_references(
             type="unknown_role",
         )
         for index, name in enumerate(auth.roles_any_of)
+        if name not in found_roles
+    )
+    missing.extend(
+        ErrorDetail(
+            field=f"auth.owner.unless_roles[{index}]",
+            location="body",
+            message=f"no role named {name!r}",
+            type="unknown_role",
+        )
+        for index, name in enumerate(unless_roles)
         if name not in found_roles
     )
     return missing, list(providers.values()), list(found_roles.values())

@@ -203,6 +203,7 @@ def test_an_owner_rule_is_stored_on_a_template_route(make_client: ClientFactory)
     created(client, "listeners", listener())
     created(client, "services", service("inventory"))
     created(client, "jwt-providers", provider())
+    created(client, "roles", {"name": "gm", "permissions": []})
     created(client, "routes", owned("/players/{player_id}/inventory"))
 
     assert client.get("/api/v1/routes/owned").json()["auth"]["owner"] == {
@@ -232,6 +233,25 @@ def test_an_owner_rule_naming_no_template_variable_is_422(
     assert response.status_code == 422, response.text
     assert "must be a variable of the route's path template" in str(response.json())
     assert store_state(database) == before
+
+
+def test_an_owner_rule_names_existing_roles_which_then_cannot_be_deleted(
+    make_client: ClientFactory, database: Database
+) -> None:
+    client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
+    created(client, "listeners", listener())
+    created(client, "services", service("inventory"))
+    created(client, "jwt-providers", provider())
+    spec = owned("/players/{player_id}")
+    before = store_state(database)
+    unknown = client.post("/api/v1/routes", json=spec)
+    assert unknown.status_code == 422, unknown.text
+    assert error_of(unknown)["details"][0]["field"] == "auth.owner.unless_roles[0]"
+    assert store_state(database) == before
+
+    created(client, "roles", {"name": "gm", "permissions": []})
+    created(client, "routes", spec)
+    assert client.delete("/api/v1/roles/gm").status_code == 409
 
 
 def test_an_owner_rule_needs_the_auth_service(declared: TestClient) -> None:
