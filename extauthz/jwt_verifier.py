@@ -202,7 +202,7 @@ class JwtVerifier:
         return _Verified(identity, provider.name, expires + leeway)
 
     def _provider_of(self, issuer: object, policy: RoutePolicy) -> Provider | None:
-        for name in policy.jwt_providers:
+        for name in sorted(policy.jwt_providers):  # two of one issuer: always the same one
             provider = self._providers.get(name)
             if provider is not None and provider.issuer == issuer:
                 return provider

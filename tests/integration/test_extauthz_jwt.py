@@ -323,6 +323,50 @@ def test_a_route_taking_a_jwt_or_an_api_key_admits_each_and_refuses_neither_or_f
     assert _code(in_query) == "missing_credential"
 
 
+def test_a_token_in_the_query_string_is_taken_only_where_allowed_and_not_passed_on(
+    gateway: Gateway,
+) -> None:
+    key = SigningKey("links-1")
+    with JwksServer(key).running() as links:
+        admin = gateway.plane.admin
+        admin.create(
+            "jwt-providers",
+            {
+                "name": "links",
+                "issuer": links.issuer,
+                "audiences": [AUDIENCE],
+                "algorithms": ["RS256"],
+                "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
+                "token_sources": {"authorization_header": False, "query_parameter": "access_token"},
+            },
+        )
+        credentials: list[dict[str, Any]] = [
+            {"kind": "jwt", "providers": ["links", "idp"]},
+            API_KEY,
+        ]
+        admin.create("routes", _route("links", {"type": "prefix", "value": "/links/"}, credentials))
+        token = key.sign(claims_for(links.issuer, AUDIENCE, "p-l", roles=["player"]))
+        admitted = wait_for_response(
+            gateway.http,
+            gateway.url(f"/links/share?x=1&access_token={token}"),
+            alive=[gateway.extauthz],
+        )
+        in_header = gateway.http.get(
+            gateway.url("/links/share"), headers={"authorization": f"Bearer {token}"}
+        )
+        idp_in_query = gateway.http.get(
+            gateway.url(f"/links/share?access_token={gateway.token('p-a', 'player')}")
+        )
+
+    assert admitted.json()["query"] == "x=1"
+    assert _seen(admitted)["x-chaosgw-player-id"] == "p-l"
+    assert in_header.status_code == 401
+    assert _code(in_header) == "token_source_not_allowed"
+    # The other provider of the route reads no query parameter.
+    assert idp_in_query.status_code == 401
+    assert _code(idp_in_query) == "token_source_not_allowed"
+
+
 def test_client_sent_identity_headers_never_reach_the_upstream_through_the_service(
     gateway: Gateway,
 ) -> None:
