@@ -53,7 +53,9 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
             raise InvalidResources(f"route policy {message.route!r}: no or unknown credentials")
         kinds = [_KINDS[kind] for kind in message.credentials]
         if (JWT in kinds) != bool(message.jwt_providers):
-            raise InvalidResources(f"route policy {message.route!r}: JWTs without providers")
+            raise InvalidResources(
+                f"route policy {message.route!r}: JWT providers with no JWT kind, or none"
+            )
         owner = None
         if message.HasField("owner"):
             rule = message.owner
