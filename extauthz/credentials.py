@@ -24,6 +24,14 @@ class Verifier(Protocol):
         ...
 
 
+class JwtLocator(Protocol):
+    def __call__(
+        self, headers: Mapping[str, str], path: str, policy: RoutePolicy
+    ) -> Presented | None:
+        """A JWT in a cookie or the query string where the route's providers read one."""
+        ...
+
+
 def presented(headers: Mapping[str, str], policy: RoutePolicy) -> Presented | None:
     accepts = policy.accepts
     if API_KEY in accepts:

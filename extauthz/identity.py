@@ -33,5 +33,9 @@ class Presented:
 
     kind: str
     value: str
-    # The request header that carried it: removed before the request goes upstream.
+    # The request header that carried it: removed before the request goes upstream ("?name": a
+    # query parameter, removed too; "": kept, as a cookie is).
     carrier: str
+    # Where it came from: "header", "cookie:<name>" or "query:<name>" (a JWT provider reads
+    # tokens from some of them only).
+    source: str = "header"

@@ -9,6 +9,7 @@ from chaosgw.auth.v1 import auth_pb2
 
 from extauthz import metrics, response
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
+from extauthz.owner_rule import OwnerRule
 
 ROUTE_POLICY_TYPE_URL = "type.googleapis.com/" + auth_pb2.RoutePolicy.DESCRIPTOR.full_name
 _KINDS = {
@@ -33,6 +34,10 @@ class RoutePolicy:
     required: tuple[frozenset[str], ...]
     # `WWW-Authenticate` of its 401s.
     challenge: str
+    # The JWT providers whose tokens it accepts.
+    jwt_providers: frozenset[str] = frozenset()
+    # A resource-level rule, checked after the role terms.
+    owner: OwnerRule | None = None
 
     def admits(self, roles: frozenset[str]) -> bool:
         return all(not required.isdisjoint(roles) for required in self.required)
@@ -47,11 +52,26 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
         if unknown or not message.credentials:
             raise InvalidResources(f"route policy {message.route!r}: no or unknown credentials")
         kinds = [_KINDS[kind] for kind in message.credentials]
+        if (JWT in kinds) != bool(message.jwt_providers):
+            raise InvalidResources(
+                f"route policy {message.route!r}: JWT providers with no JWT kind, or none"
+            )
+        owner = None
+        if message.HasField("owner"):
+            rule = message.owner
+            try:
+                owner = OwnerRule.compile(
+                    rule.path_parameter, rule.path_regex, [*rule.unless_roles]
+                )
+            except ValueError as error:
+                raise InvalidResources(f"route policy {message.route!r}: {error}") from None
         policies[message.route] = RoutePolicy(
             route=message.route,
             accepts=frozenset(kinds),
             required=tuple(frozenset(required.roles) for required in message.required),
             challenge=response.challenge(kinds),
+            jwt_providers=frozenset(message.jwt_providers),
+            owner=owner,
         )
     return policies
 

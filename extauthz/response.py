@@ -80,7 +80,9 @@ def _admission(identity: Identity, carrier: str) -> bytes:
                 for name, value in upstream.items()
                 if value or name == ROLES_HEADER
             ],
-            headers_to_remove=[carrier],
+            headers_to_remove=[carrier] if carrier and carrier[0] != "?" else [],
+            # A token from the query string ("?name") is not passed on either.
+            query_parameters_to_remove=[carrier[1:]] if carrier[:1] == "?" else [],
         ),
         dynamic_metadata=metadata,
     )
@@ -95,6 +97,16 @@ UNKNOWN = "unknown_key"
 EXPIRED = "expired_key"
 MISSING_ROLE = "missing_role"
 NO_POLICY = "no_route_policy"
+BAD_JWT = "invalid_token"
+JWT_ALGORITHM = "token_algorithm_refused"
+JWT_ISSUER = "token_issuer_not_accepted"
+JWT_AUDIENCE = "token_wrong_audience"
+JWT_EXPIRED = "token_expired"
+JWT_NOT_YET_VALID = "token_not_yet_valid"
+JWT_UNKNOWN_KEY = "token_unknown_key"
+JWT_SIGNATURE = "token_bad_signature"
+JWT_SOURCE = "token_source_not_allowed"
+NOT_OWNER = "not_owner"
 
 REASONS: dict[str, tuple[int, str]] = {
     MISSING: (401, "a credential this route accepts is required"),
@@ -102,6 +114,16 @@ REASONS: dict[str, tuple[int, str]] = {
     EXPIRED: (401, "the API key has expired"),
     MISSING_ROLE: (403, "the credential lacks a role this route requires"),
     NO_POLICY: (403, "the gateway has no auth policy for this route yet"),
+    BAD_JWT: (401, "the token is not a well-formed JWT with the claims required"),
+    JWT_ALGORITHM: (401, "the token's signature algorithm is not accepted"),
+    JWT_ISSUER: (401, "the token's issuer is not one this route accepts"),
+    JWT_AUDIENCE: (401, "the token is not meant for this audience"),
+    JWT_EXPIRED: (401, "the token has expired"),
+    JWT_NOT_YET_VALID: (401, "the token is not valid yet"),
+    JWT_UNKNOWN_KEY: (401, "the token is signed with a key the provider does not publish"),
+    JWT_SIGNATURE: (401, "the token's signature does not verify"),
+    JWT_SOURCE: (401, "the token came from a place its provider does not allow"),
+    NOT_OWNER: (403, "the path names a resource of another player"),
 }
 
 

@@ -7,7 +7,7 @@ credential ever leaves it.
 
 A check: the route's policy (named by the check's `route` context extension), the credential
 the request presents that the policy accepts, the identity its kind's verifier proves, then the
-policy's role terms on that identity.
+policy's role terms on that identity, then its resource-level rule (the path's owner).
 """
 
 from collections.abc import Mapping
@@ -18,7 +18,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 from google.protobuf.message import DecodeError
 
 from extauthz import metrics, response
-from extauthz.credentials import Verifier, presented
+from extauthz.credentials import JwtLocator, Verifier, presented
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
 from extauthz.policies import RoutePolicies
 
@@ -28,9 +28,15 @@ _KINDS = (API_KEY, JWT, SESSION, OAUTH2, "none")
 
 
 class AuthorizationServicer:
-    def __init__(self, policies: RoutePolicies, verifiers: Mapping[str, Verifier]) -> None:
+    def __init__(
+        self,
+        policies: RoutePolicies,
+        verifiers: Mapping[str, Verifier],
+        locate_jwt: JwtLocator | None = None,
+    ) -> None:
         self._policies = policies
         self._verifiers = verifiers
+        self._locate_jwt = locate_jwt
         self._allowed = {
             kind: metrics.DECISIONS.labels(kind=kind, outcome="allowed", reason="ok")
             for kind in _KINDS
@@ -61,7 +67,10 @@ class AuthorizationServicer:
         policy = self._policies.by_route.get(route)
         if policy is None:
             return self._deny("none", response.NO_POLICY, "")
-        credential = presented(attributes.request.http.headers, policy)
+        http = attributes.request.http
+        credential = presented(http.headers, policy)
+        if credential is None and self._locate_jwt is not None and JWT in policy.accepts:
+            credential = self._locate_jwt(http.headers, http.path, policy)
         if credential is None:
             return self._deny("none", response.MISSING, policy.challenge)
         verifier = self._verifiers.get(credential.kind)
@@ -72,6 +81,8 @@ class AuthorizationServicer:
             return self._deny(credential.kind, identity, policy.challenge)
         if not policy.admits(identity.roles):
             return self._deny(credential.kind, response.MISSING_ROLE, policy.challenge)
+        if policy.owner is not None and not policy.owner.allows(identity, http.path):
+            return self._deny(credential.kind, response.NOT_OWNER, policy.challenge)
         self._allowed[credential.kind].inc()
         return response.admitted(identity, credential.carrier)
 

@@ -1,11 +1,11 @@
 """One service process: gRPC on its own port (Authorization, and the sink of the Envoys' auth
-denial logs: extauthz/events.py), its two subscriptions (API keys, route policies), its health
-endpoints.
+denial logs: extauthz/events.py), its subscriptions (API keys, route policies, JWT providers),
+its health endpoints.
 
 One ADS stream per resource type: the subscriber follows one wildcard type per stream, each
 with its own version, ACKs and NACKs; the two sets are independent (a key and a route policy
 never need to change together), and a second stream is one more HTTP/2 stream to the same
-control plane. Each stream is its own node (`-keys`, `-routes`), so the control plane's node
+control plane. Each stream is its own node (`-keys`, `-routes`, `-jwt`), so the control plane's node
 list shows what each one ACKed.
 """
 
@@ -25,7 +25,10 @@ from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
 from extauthz import events
 from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
-from extauthz.identity import API_KEY
+from extauthz.credentials import Verifier
+from extauthz.identity import API_KEY, JWT
+from extauthz.jwt_providers import JWT_PROVIDER_TYPE_URL, compile_providers
+from extauthz.jwt_verifier import JwtVerifier
 from extauthz.policies import (
     ROUTE_POLICY_TYPE_URL,
     InvalidResources,
@@ -80,8 +83,18 @@ async def serve(settings: Settings, index: int) -> None:
         message=auth_pb2.RoutePolicy,
         on_update=updater(compile_policies, policies.replace),
     )
+    tokens = JwtVerifier()
+    providers = AdsSubscriber(
+        settings.xds_address,
+        node_id=f"{node}-jwt",
+        group=POLICY_GROUP,
+        type_url=JWT_PROVIDER_TYPE_URL,
+        message=auth_pb2.JwtProvider,
+        on_update=updater(compile_providers, tokens.replace),
+    )
     server = grpc.aio.server()
-    add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys}), server)
+    verifiers: dict[str, Verifier] = {API_KEY: api_keys, JWT: tokens}
+    add_to_server(AuthorizationServicer(policies, verifiers, tokens.locate), server)
     # The auth denials of every Envoy (their access logs), on the same port.
     detector = events.RepeatedFailures(
         settings.security_event_threshold,
@@ -95,7 +108,11 @@ async def serve(settings: Settings, index: int) -> None:
     async def problems() -> list[str]:
         return [
             f"no {what} received from the control plane yet"
-            for what, subscriber in (("API keys", keys), ("route policies", routes))
+            for what, subscriber in (
+                ("API keys", keys),
+                ("route policies", routes),
+                ("JWT providers", providers),
+            )
             if not subscriber.ready.is_set()
         ]
 
@@ -103,7 +120,7 @@ async def serve(settings: Settings, index: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, health.handle_exit, signum, None)
-    subscriptions = [asyncio.create_task(s.run()) for s in (keys, routes)]
+    subscriptions = [asyncio.create_task(s.run()) for s in (keys, routes, providers)]
     log.info(
         "extauthz process serving",
         extra={"index": index, "grpc_port": grpc_port, "http_port": settings.http_port_of(index)},

@@ -9,6 +9,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from controlplane.model.auth_resource_rules import OwnerRule
 from controlplane.model.auth_roles import Permission
 from controlplane.model.common import Name, Spec
 
@@ -43,6 +44,11 @@ class AuthenticatedAuth(Spec):
     )
     permissions_any_of: list[Permission] = Field(default_factory=list, max_length=64)
     permissions_all_of: list[Permission] = Field(default_factory=list, max_length=64)
+    owner: OwnerRule | None = Field(
+        default=None,
+        description="A resource-level rule: the caller must be the player the path names. "
+        "Checked by the auth service.",
+    )
 
     @model_validator(mode="after")
     def _distinct(self) -> Self:
@@ -66,6 +72,13 @@ class AuthenticatedAuth(Spec):
     def service_credentials(self) -> list[str]:
         """The credential kinds the auth service checks for this route."""
         return [c.kind for c in self.credentials if c.kind in SERVICE_CREDENTIALS]
+
+    def needs_service(self) -> bool:
+        """Whether the auth service checks the route: it accepts a credential only the service
+        checks, or has a rule Envoy's RBAC cannot express. The service then checks every
+        credential of the route, JWTs too (Envoy's `jwt_authn` stays off: one token, one
+        parse)."""
+        return bool(self.service_credentials()) or self.owner is not None
 
 
 RouteAuth = PublicAuth | AuthenticatedAuth

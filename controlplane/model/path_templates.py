@@ -77,3 +77,34 @@ def _check_pattern_segment(segment: str, globs: list[str]) -> None:
             f"template segment {segment!r} must be a literal (letters, digits, -._~!$&'()+,;:@=),"
             " '*', '**' or a variable such as {player_id}"
         )
+
+
+def variables(template: str) -> list[str]:
+    """The names of the template's variables, in order."""
+    return [
+        match.group(1)
+        for segment in _segments(template[1:])
+        if (match := _VARIABLE.fullmatch(segment)) is not None
+    ]
+
+
+def variable_regex(template: str, name: str) -> str:
+    """An RE2 regex matching the paths `template` matches (whole path, no query string), whose
+    group 1 is the value of variable `name`."""
+    parts = []
+    for segment in _segments(template[1:]):
+        variable = _VARIABLE.fullmatch(segment)
+        if variable is None:
+            parts.append(_glob_regex(segment))
+            continue
+        inner = "/".join(_glob_regex(part) for part in (variable.group(2) or "*").split("/"))
+        parts.append(f"({inner})" if variable.group(1) == name else inner)
+    return "/" + "/".join(parts)
+
+
+def _glob_regex(segment: str) -> str:
+    if segment == "*":
+        return "[^/]+"
+    if segment == "**":
+        return ".*"
+    return re.escape(segment)

@@ -8,10 +8,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import AfterValidator, Field, model_validator
 
-from controlplane.model.auth_route import PublicAuth, RouteAuth
+from controlplane.model.auth_route import AuthenticatedAuth, PublicAuth, RouteAuth
 from controlplane.model.common import Name, Spec, TimeoutSeconds
 from controlplane.model.edge import ClientIps, CorsPolicy, CsrfPolicy, SecurityHeadersOverride
-from controlplane.model.path_templates import check_template
+from controlplane.model.path_templates import check_template, variables
 from controlplane.model.regex import check_re2
 from controlplane.model.retries import Retries
 from controlplane.model.route_actions import RouteAction
@@ -190,6 +190,19 @@ class RouteSpec(Spec):
     @model_validator(mode="after")
     def _action_fits_match(self) -> Self:
         self.action.check_path(self.match.path.type)
+        return self
+
+    @model_validator(mode="after")
+    def _owner_names_a_template_variable(self) -> Self:
+        auth = self.auth
+        if not isinstance(auth, AuthenticatedAuth) or auth.owner is None:
+            return self
+        name, path = auth.owner.path_parameter, self.match.path
+        if path.type != "template" or name not in variables(path.value):
+            raise ValueError(
+                f"auth.owner.path_parameter {name!r} must be a variable of the route's path "
+                f"template (match.path of type 'template' containing {{{name}}})"
+            )
         return self
 
     def sort_key(self) -> tuple[int, str]:

@@ -1,15 +1,18 @@
 """The resources the auth service decides with, served to it over ADS (proto/chaosgw/auth/v1):
-one `ApiKey` per live key (a revoked key is simply absent) and one `RoutePolicy` per route whose
-credentials the service checks."""
+one `ApiKey` per live key (a revoked key is simply absent), one `RoutePolicy` per route the
+service checks and one `JwtProvider` per provider."""
+
+import json
 
 from chaosgw.auth.v1 import auth_pb2
 
-from controlplane.model import AuthenticatedAuth, GatewayState
+from controlplane.model import AuthenticatedAuth, GatewayState, InlineJwks, RemoteJwks, RouteSpec
+from controlplane.model.path_templates import variable_regex
 from controlplane.translator.auth_route import auth_context, required_role_sets
 from controlplane.translator.compile import Serialized
 from controlplane.translator.wire import serialize
 
-_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY}
+_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY, "jwt": auth_pb2.RoutePolicy.JWT}
 
 
 def api_key_resources(state: GatewayState) -> list[Serialized]:
@@ -29,12 +32,64 @@ def route_policy_resources(state: GatewayState) -> list[Serialized]:
     resources = []
     for route in sorted(state.routes, key=lambda route: route.name):
         auth = route.auth
-        if not isinstance(auth, AuthenticatedAuth) or not auth.service_credentials():
+        if not isinstance(auth, AuthenticatedAuth) or not auth.needs_service():
             continue
         message = auth_pb2.RoutePolicy(
             route=route.name,
-            credentials=[_KINDS[kind] for kind in auth.service_credentials()],
+            credentials=[_KINDS[credential.kind] for credential in auth.credentials],
             required=[auth_pb2.RoleSet(roles=roles) for roles in required_role_sets(auth, context)],
+            jwt_providers=auth.jwt_providers(),
         )
+        owner = owner_rule(route)
+        if owner is not None:
+            message.owner.CopyFrom(owner)
         resources.append(Serialized(route.name, serialize(message)))
+    return resources
+
+
+def owner_rule(route: RouteSpec) -> auth_pb2.OwnerRule | None:
+    """The route's owner rule with the regex of its path template (validated to name the
+    rule's variable)."""
+    auth = route.auth
+    if not isinstance(auth, AuthenticatedAuth) or auth.owner is None:
+        return None
+    name = auth.owner.path_parameter
+    return auth_pb2.OwnerRule(
+        path_parameter=name,
+        path_regex=variable_regex(route.match.path.value, name),
+        unless_roles=auth.owner.unless_roles,
+    )
+
+
+def jwt_provider_resources(state: GatewayState) -> list[Serialized]:
+    """Every provider, for the routes whose JWTs the service verifies; a remote provider with
+    the keys the control plane last fetched (none yet: no keys, and its tokens are refused
+    until the service fetches them itself)."""
+    resources = []
+    for provider in sorted(state.jwt_providers, key=lambda provider: provider.name):
+        source, claims, sources = provider.jwks, provider.claims, provider.token_sources
+        if isinstance(source, InlineJwks):
+            jwks = json.dumps(source.document, sort_keys=True, separators=(",", ":"))
+        else:
+            jwks = state.fetched_jwks.get(provider.name, "")
+        message = auth_pb2.JwtProvider(
+            name=provider.name,
+            issuer=provider.issuer,
+            audiences=provider.audiences,
+            algorithms=provider.algorithms,
+            clock_skew_seconds=provider.clock_skew_seconds,
+            player_id_claim=claims.player_id,
+            roles_claim=claims.roles,
+            tier_claim=claims.tier or "",
+            authorization_header=sources.authorization_header,
+            cookies=sources.cookies,
+            query_parameter=sources.query_parameter or "",
+            jwks=jwks,
+        )
+        if isinstance(source, RemoteJwks):
+            if source.uri is not None:
+                message.jwks_url = str(source.uri)
+            else:
+                message.discovery_url = provider.discovery_url()
+        resources.append(Serialized(provider.name, serialize(message)))
     return resources

@@ -4,8 +4,9 @@ A route protected by JWTs requires a valid token of any provider (`jwt_authn`: 4
 then its RBAC policy (403 otherwise) requires a payload verified by one of the route's
 providers whose roles claim holds the roles asked for. A required permission is compiled into
 the roles that grant it, from the declared roles: changing a role's permissions recompiles the
-routes and pushes them over RDS. A route protected by API keys turns `ext_authz` on instead;
-the auth service gets its role terms as a `RoutePolicy` (see auth_resources.py).
+routes and pushes them over RDS. A route the auth service checks (API keys, or an owner rule)
+turns `ext_authz` on instead, and not `jwt_authn`: the service verifies its JWTs too; it gets
+the route's role terms as a `RoutePolicy` (see auth_resources.py).
 """
 
 from collections.abc import Iterable, Mapping
@@ -57,7 +58,7 @@ def per_filter_configs(
     service (the settings changed since it was stored) its RBAC policy lets nobody in."""
     if not isinstance(auth, AuthenticatedAuth):
         return {}
-    if auth.service_credentials():
+    if auth.needs_service():
         if auth_service:
             return {EXTAUTHZ_FILTER: extauthz_per_route(route)}
         return {

@@ -16,7 +16,7 @@ class NotAvailable(ApiError):
 
 def check_available(spec: RouteSpec, auth_service: bool) -> None:
     """422 when the route needs what the gateway cannot check: a credential kind no part of it
-    checks yet, API keys without an auth service, or API keys and JWTs on one route."""
+    checks yet, or API keys or an owner rule without an auth service."""
     auth = spec.auth
     if not isinstance(auth, AuthenticatedAuth):
         return
@@ -33,15 +33,18 @@ def check_available(spec: RouteSpec, auth_service: bool) -> None:
                 f"{credential.kind!r} credentials need the auth service, and none is configured "
                 "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"
             )
-        elif credential.kind in SERVICE_CREDENTIALS and auth.jwt_providers():
-            message = (
-                f"{credential.kind!r} and 'jwt' credentials cannot be accepted by one route yet; "
-                "declare one route per kind"
-            )
         else:
             continue
         details.append(
             ErrorDetail(field=field, location="body", message=message, type="not_available")
+        )
+    if auth.owner is not None and not auth_service:
+        message = (
+            "an owner rule is checked by the auth service, and none is configured "
+            "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"
+        )
+        details.append(
+            ErrorDetail(field="auth.owner", location="body", message=message, type="not_available")
         )
     if details:
         raise NotAvailable(
@@ -59,7 +62,8 @@ def auth_references(
     if not isinstance(auth, AuthenticatedAuth):
         return [], [], []
     providers = jwt_providers.get_many(session, auth.jwt_providers())
-    found_roles = roles.get_many(session, auth.roles_any_of)
+    unless_roles = auth.owner.unless_roles if auth.owner is not None else []
+    found_roles = roles.get_many(session, {*auth.roles_any_of, *unless_roles})
     missing: list[ErrorDetail] = []
     for index, credential in enumerate(auth.credentials):
         if isinstance(credential, JwtCredential):
@@ -81,6 +85,16 @@ def auth_references(
             type="unknown_role",
         )
         for index, name in enumerate(auth.roles_any_of)
+        if name not in found_roles
+    )
+    missing.extend(
+        ErrorDetail(
+            field=f"auth.owner.unless_roles[{index}]",
+            location="body",
+            message=f"no role named {name!r}",
+            type="unknown_role",
+        )
+        for index, name in enumerate(unless_roles)
         if name not in found_roles
     )
     return missing, list(providers.values()), list(found_roles.values())

@@ -53,6 +53,7 @@ def test_a_protected_route_is_stored_with_what_it_requires(declared: TestClient)
     assert declared.get("/api/v1/routes/items").json()["auth"] == {
         **auth,
         "permissions_any_of": [],
+        "owner": None,
     }
     assert declared.get("/api/v1/routes").json()["items"][0]["name"] == "items"
 
@@ -172,22 +173,92 @@ def test_a_route_needing_what_the_gateway_cannot_check_is_refused(
     assert store_state(database) == before
 
 
-def test_api_key_routes_need_the_auth_service_and_no_jwt_beside(
+def test_a_route_may_accept_jwts_or_api_keys_through_the_auth_service(
+    make_client: ClientFactory,
+) -> None:
+    client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
+    created(client, "listeners", listener())
+    created(client, "services", service("inventory"))
+    created(client, "jwt-providers", provider())
+    both = {
+        "type": "authenticated",
+        "credentials": [{"kind": "api_key"}, *jwt_auth("idp")["credentials"]],
+    }
+    created(client, "routes", route("mixed", auth=both))
+
+    assert client.get("/api/v1/routes/mixed").json()["auth"]["credentials"][0] == {
+        "kind": "api_key"
+    }
+
+
+def owned(template: str, parameter: str = "player_id") -> dict[str, Any]:
+    auth = jwt_auth("idp", owner={"path_parameter": parameter, "unless_roles": ["gm"]})
+    spec = route("owned", auth=auth)
+    spec["match"] = {"path": {"type": "template", "value": template}}
+    return spec
+
+
+def test_an_owner_rule_is_stored_on_a_template_route(make_client: ClientFactory) -> None:
+    client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
+    created(client, "listeners", listener())
+    created(client, "services", service("inventory"))
+    created(client, "jwt-providers", provider())
+    created(client, "roles", {"name": "gm", "permissions": []})
+    created(client, "routes", owned("/players/{player_id}/inventory"))
+
+    assert client.get("/api/v1/routes/owned").json()["auth"]["owner"] == {
+        "path_parameter": "player_id",
+        "unless_roles": ["gm"],
+    }
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        owned("/players/{id}/inventory"),
+        owned("/players/{player_id}", parameter="guild_id"),
+        {**owned("/x/{player_id}"), "match": {"path": {"type": "prefix", "value": "/players"}}},
+    ],
+)
+def test_an_owner_rule_naming_no_template_variable_is_422(
+    make_client: ClientFactory, database: Database, spec: dict[str, Any]
+) -> None:
+    client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
+    created(client, "listeners", listener())
+    created(client, "services", service("inventory"))
+    created(client, "jwt-providers", provider())
+    before = store_state(database)
+    response = client.post("/api/v1/routes", json=spec)
+
+    assert response.status_code == 422, response.text
+    assert "must be a variable of the route's path template" in str(response.json())
+    assert store_state(database) == before
+
+
+def test_an_owner_rule_names_existing_roles_which_then_cannot_be_deleted(
     make_client: ClientFactory, database: Database
 ) -> None:
     client = make_client(extauthz_endpoints=("127.0.0.1:18300",))
     created(client, "listeners", listener())
     created(client, "services", service("inventory"))
     created(client, "jwt-providers", provider())
-    api_key = {"type": "authenticated", "credentials": [{"kind": "api_key"}]}
-    created(client, "routes", route(auth=api_key))
+    spec = owned("/players/{player_id}")
     before = store_state(database)
-    both = {**api_key, "credentials": [{"kind": "api_key"}, *jwt_auth("idp")["credentials"]]}
-    response = client.post("/api/v1/routes", json=route("mixed", auth=both))
+    unknown = client.post("/api/v1/routes", json=spec)
+    assert unknown.status_code == 422, unknown.text
+    assert error_of(unknown)["details"][0]["field"] == "auth.owner.unless_roles[0]"
+    assert store_state(database) == before
+
+    created(client, "roles", {"name": "gm", "permissions": []})
+    created(client, "routes", spec)
+    assert client.delete("/api/v1/roles/gm").status_code == 409
+
+
+def test_an_owner_rule_needs_the_auth_service(declared: TestClient) -> None:
+    response = declared.post("/api/v1/routes", json=owned("/players/{player_id}"))
 
     assert response.status_code == 422, response.text
-    assert "cannot be accepted by one route yet" in error_of(response)["message"]
-    assert store_state(database) == before
+    assert error_of(response)["details"][0]["field"] == "auth.owner"
 
 
 def test_providers_and_roles_routes_rely_on_cannot_be_deleted(declared: TestClient) -> None:

@@ -76,6 +76,7 @@ from controlplane.model import (
     TokenSources,
     UpstreamTls,
 )
+from controlplane.model.auth_resource_rules import OwnerRule
 from controlplane.model.edge import (
     ClientIps,
     Compression,
@@ -452,9 +453,21 @@ ROUTES = (
         match=RouteMatch(path=PathMatch(value="/partners/orders")),
         action=_forward(("users", 1)),
         auth=AuthenticatedAuth(
-            credentials=[ServiceCredential(kind="api_key")],
+            credentials=[ServiceCredential(kind="api_key"), JwtCredential(providers=["partners"])],
             roles_any_of=["admin"],
             permissions_any_of=["inventory.read"],
+        ),
+    ),
+    RouteSpec(
+        name="owned-inventory",
+        listener="backoffice",
+        order=30,
+        match=RouteMatch(path=PathMatch(type="template", value="/players/{player_id}/inventory")),
+        action=_forward(("inventory", 1)),
+        auth=AuthenticatedAuth(
+            credentials=[JwtCredential(providers=["players"])],
+            permissions_any_of=["inventory.read"],
+            owner=OwnerRule(path_parameter="player_id", unless_roles=["gm"]),
         ),
     ),
     RouteSpec(

@@ -76,8 +76,8 @@ def _enabling(config: Any) -> Iterator[tuple[str, set[str]]]:
 def _policy_filters(route: RouteSpec, listener: ListenerSpec, state: GatewayState) -> set[str]:
     """The filters the route's policies, its listener's and the rate-limit policies need."""
     auth = route.auth
-    # API keys and the like are the auth service's to check; JWTs and roles Envoy's own.
-    by_service = isinstance(auth, AuthenticatedAuth) and bool(auth.service_credentials())
+    # API keys, owner rules and such are the auth service's to check; JWTs and roles Envoy's.
+    by_service = isinstance(auth, AuthenticatedAuth) and auth.needs_service()
     by_envoy = isinstance(auth, AuthenticatedAuth) and not by_service
     edge = {
         CLIENT_IPS: route.client_ips or listener.client_ips,

@@ -1,0 +1,441 @@
+"""JWTs where Envoy cannot decide alone, end to end: a realistic route table whose JWT-and-role
+routes Envoy checks natively (`jwt_authn` + `rbac`) and whose other routes (an owner rule, API
+keys, JWT-or-API-key) go to real `extauthz` processes, which verify the JWTs themselves.
+
+One control plane, one Envoy, two auth service processes and one identity provider (a JWKS
+server whose keys the rotation test changes) for the module."""
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.conftest import _PROCESSES
+from tests.integration.harness import (
+    CHAOSGW,
+    LOCALHOST,
+    ControlPlane,
+    Envoy,
+    ManagedProcess,
+    ProcessGroup,
+    Upstream,
+    consecutive_ports,
+    free_port,
+    listener_spec,
+    port_accepts,
+    scratch_database,
+    service_spec,
+    wait_for_response,
+    wait_until,
+)
+from tests.support.jwt_issuer import JwksServer, SigningKey, claims_for, tampered
+
+pytestmark = pytest.mark.integration
+
+SECRET = "integration-test-api-key-secret-0123456789"
+PROCESSES = 2
+AUDIENCE = "chaos-world"
+COOKIE = "chaos_token"
+ROLES = {
+    "player": ["inventory.read"],
+    "gm": ["inventory.read", "players.kick"],
+    "admin": ["inventory.read", "players.ban"],
+    "partner": ["orders.read"],
+}
+JWT = {"kind": "jwt", "providers": ["idp"]}
+API_KEY = {"kind": "api_key"}
+# name -> (path match, credentials, terms). Envoy alone checks "gm", "admin" and "me" (JWTs and
+# roles); the service checks the others (an owner rule, API keys).
+ROUTES: dict[str, tuple[dict[str, str], list[dict[str, Any]], dict[str, Any]]] = {
+    "inventory": (
+        {"type": "template", "value": "/players/{player_id}/inventory"},
+        [JWT],
+        {
+            "permissions_any_of": ["inventory.read"],
+            "owner": {"path_parameter": "player_id", "unless_roles": ["gm"]},
+        },
+    ),
+    "gm": ({"type": "prefix", "value": "/gm/"}, [JWT], {"roles_any_of": ["gm"]}),
+    "admin": (
+        {"type": "prefix", "value": "/admin/"},
+        [JWT],
+        {"permissions_any_of": ["players.ban"]},
+    ),
+    "partners": (
+        {"type": "prefix", "value": "/partners/"},
+        [API_KEY],
+        {"roles_any_of": ["partner"]},
+    ),
+    "me": ({"type": "exact", "value": "/me"}, [JWT], {}),
+    "svc-gm": ({"type": "prefix", "value": "/svc/gm/"}, [JWT, API_KEY], {"roles_any_of": ["gm"]}),
+    "svc-me": ({"type": "exact", "value": "/svc/me"}, [JWT, API_KEY], {}),
+}
+CALLERS = ("player-a", "player-b", "gm", "admin", "partner-key", "nobody")
+# (method, path) -> the status of each caller, in CALLERS' order.
+MATRIX: dict[tuple[str, str], tuple[int, ...]] = {
+    ("GET", "/players/p-a/inventory"): (200, 403, 200, 403, 401, 401),
+    ("GET", "/players/p-b/inventory"): (403, 200, 200, 403, 401, 401),
+    ("POST", "/gm/kick"): (403, 403, 200, 403, 401, 401),
+    ("GET", "/admin/bans"): (403, 403, 403, 200, 401, 401),
+    ("GET", "/partners/orders"): (401, 401, 401, 401, 200, 401),
+    ("GET", "/me"): (200, 200, 200, 200, 401, 401),
+    ("POST", "/svc/gm/kick"): (403, 403, 200, 403, 403, 401),
+    ("GET", "/svc/me"): (200, 200, 200, 200, 200, 401),
+}
+# The first path segment of the routes Envoy checks natively.
+NATIVE = {"gm", "admin", "me"}
+SUBJECTS = {"player-a": "p-a", "player-b": "p-b", "gm": "g-1", "admin": "ad-1"}
+CALLER_ROLES = {"player-a": "player", "player-b": "player", "gm": "gm", "admin": "admin"}
+
+
+class _AuthControlPlane(ControlPlane):
+    def __init__(self, processes: ProcessGroup, database_url: str, extauthz: str) -> None:
+        super().__init__(processes, database_url)
+        self.extauthz = extauthz
+
+    def env(self) -> dict[str, str]:
+        return {
+            **super().env(),
+            "CHAOSGW_EXTAUTHZ_ENDPOINTS": self.extauthz,
+            "CHAOSGW_API_KEY_SECRET": SECRET,
+        }
+
+
+@dataclass
+class Gateway:
+    plane: ControlPlane
+    extauthz: ManagedProcess
+    idp: JwksServer
+    key: SigningKey
+    port: int
+    partner_key: str
+    http: httpx.Client
+
+    def url(self, path: str) -> str:
+        return f"http://{LOCALHOST}:{self.port}{path}"
+
+    def token(self, subject: str, *roles: str, key: SigningKey | None = None) -> str:
+        claims = claims_for(self.idp.issuer, AUDIENCE, subject, roles=[*roles])
+        return (key or self.key).sign(claims)
+
+    def call(self, method: str, path: str, caller: str, **headers: str) -> httpx.Response:
+        if caller == "partner-key":
+            headers["x-api-key"] = self.partner_key
+        elif caller in SUBJECTS:
+            token = self.token(SUBJECTS[caller], CALLER_ROLES[caller])
+            headers["authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.url(path), headers=headers, timeout=2.0)
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    tmp = tmp_path_factory.mktemp("extauthz-jwt")
+    (tmp / "logs").mkdir()
+    processes = ProcessGroup(tmp / "logs")
+    grpc_port, http_port = consecutive_ports(PROCESSES), consecutive_ports(PROCESSES)
+    endpoints = ",".join(f"{LOCALHOST}:{grpc_port + n}" for n in range(PROCESSES))
+    key = SigningKey("k1")
+    try:
+        with (
+            JwksServer(key).running() as idp,
+            scratch_database(os.environ.get("DATABASE_URL", ""), tmp) as url,
+        ):
+            plane = _AuthControlPlane(processes, url, endpoints).start()
+            env = {k: v for k, v in plane.env().items() if not k.startswith("CHAOSGW_")}
+            env.update(
+                CHAOSGW_API_KEY_SECRET=SECRET,
+                CHAOSGW_EXTAUTHZ_PROCESSES=str(PROCESSES),
+                CHAOSGW_EXTAUTHZ_GRPC_PORT=str(grpc_port),
+                CHAOSGW_EXTAUTHZ_HTTP_PORT=str(http_port),
+                CHAOSGW_EXTAUTHZ_XDS_ADDRESS=plane.xds_address,
+                CHAOSGW_EXTAUTHZ_NODE_ID="extauthz-jwt-test",
+            )
+            extauthz = processes.spawn("extauthz", [CHAOSGW, "extauthz"], env=env)
+            upstream = Upstream(processes, "game", free_port(), LOCALHOST)
+            upstream.wait_serving()
+            port = free_port()
+            admin = plane.admin
+            admin.create("listeners", listener_spec("public", port))
+            admin.create("services", service_spec("game", upstream.port))
+            for role, permissions in ROLES.items():
+                admin.create("roles", {"name": role, "permissions": permissions})
+            admin.create(
+                "jwt-providers",
+                {
+                    "name": "idp",
+                    "issuer": idp.issuer,
+                    "audiences": [AUDIENCE],
+                    "algorithms": ["RS256"],
+                    # The control plane refreshes rarely: a rotation reaching the service
+                    # sooner is the service's own refetch.
+                    "jwks": {"type": "remote", "uri": idp.jwks_url, "refresh_seconds": 3600},
+                    "token_sources": {"cookies": [COOKIE]},
+                },
+            )
+            for name, (path, credentials, terms) in ROUTES.items():
+                admin.create("routes", _route(name, path, credentials, **terms))
+            response = admin.request(
+                "POST",
+                "/api/v1/api-keys",
+                json={"name": "acme", "owner": "Acme", "roles": ["partner"]},
+            )
+            assert response.status_code == 201, response.text
+            proxy = Envoy(processes, plane.xds_address)
+            proxy.wait_live()
+            wait_until(
+                lambda: port_accepts(port),
+                timeout=10.0,
+                description="Envoy listener 'public'",
+                alive=[proxy.process],
+            )
+            for n in range(PROCESSES):
+                wait_until(
+                    partial(_answers_ok, f"http://{LOCALHOST}:{http_port + n}/readyz"),
+                    timeout=20.0,
+                    description=f"extauthz process {n} ready",
+                    ignore=(httpx.TransportError,),
+                    alive=[extauthz],
+                )
+            with httpx.Client() as http:
+                made = Gateway(plane, extauthz, idp, key, port, response.json()["key"], http)
+                # Every route is served, by both auth processes (checks alternate).
+                for _ in range(2 * PROCESSES):
+                    wait_for_response(
+                        http,
+                        made.url("/svc/me"),
+                        headers={"authorization": f"Bearer {made.token('p-a')}"},
+                        alive=[extauthz, proxy.process],
+                    )
+                    wait_for_response(
+                        http,
+                        made.url("/me"),
+                        headers={"authorization": f"Bearer {made.token('p-a')}"},
+                        alive=[proxy.process],
+                    )
+                yield made
+    finally:
+        processes.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def show_logs(request: pytest.FixtureRequest, gateway: Gateway) -> None:
+    request.node.stash[_PROCESSES] = gateway.plane.processes
+
+
+def _answers_ok(url: str) -> bool:
+    return httpx.get(url, timeout=1.0).status_code == 200
+
+
+def _route(
+    name: str, path: dict[str, str], credentials: list[dict[str, Any]], **terms: Any
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "listener": "public",
+        "match": {"path": path},
+        "action": {"type": "forward", "backends": [{"service": "game"}]},
+        "auth": {"type": "authenticated", "credentials": credentials, **terms},
+    }
+
+
+def _seen(response: httpx.Response) -> dict[str, str]:
+    headers: dict[str, str] = response.json()["headers"]
+    return headers
+
+
+def _code(response: httpx.Response) -> str:
+    code: str = response.json()["error"]["code"]
+    return code
+
+
+def test_the_rbac_matrix_holds_in_every_cell(gateway: Gateway) -> None:
+    wrong = []
+    for (method, path), statuses in MATRIX.items():
+        for caller, status in zip(CALLERS, statuses, strict=True):
+            response = gateway.call(method, path, caller)
+            if response.status_code != status:
+                wrong.append(f"{caller} {method} {path}: {response.status_code}, not {status}")
+            elif status == 200 and caller in SUBJECTS:
+                # The verified caller reaches the upstream, whichever part checked the token.
+                assert _seen(response)["x-chaosgw-player-id"] == SUBJECTS[caller]
+            elif status == 401:
+                assert "www-authenticate" in response.headers
+            if status != 200:
+                # Who refused: Envoy (`jwt_authn`, `rbac`: a reason string) or the service (a
+                # code), so both paths are in the table.
+                native = path.split("/")[1] in NATIVE
+                assert isinstance(response.json()["error"], str) == native, (caller, path)
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_owner_rule_answers_its_own_reason(gateway: Gateway) -> None:
+    refused = gateway.call("GET", "/players/p-a/inventory", "player-b")
+
+    assert refused.status_code == 403
+    assert _code(refused) == "not_owner"
+
+
+def test_a_route_taking_a_jwt_or_an_api_key_admits_each_and_refuses_neither_or_forged(
+    gateway: Gateway,
+) -> None:
+    token = gateway.token("p-a", "player")
+    by_token = gateway.http.get(
+        gateway.url("/svc/me"), headers={"authorization": f"Bearer {token}"}
+    )
+    by_key = gateway.call("GET", "/svc/me", "partner-key")
+    by_cookie = gateway.http.get(
+        gateway.url("/svc/me"), headers={"cookie": f"theme=dark; {COOKIE}={token}"}
+    )
+
+    assert by_token.status_code == 200, by_token.text
+    assert "authorization" not in _seen(by_token)
+    assert by_key.status_code == 200, by_key.text
+    assert _seen(by_key)["x-chaosgw-api-key-id"] == "acme"
+    assert by_cookie.status_code == 200, by_cookie.text
+    assert _seen(by_cookie)["x-chaosgw-player-id"] == "p-a"
+    evil = SigningKey("k1").sign(claims_for("https://evil.example", AUDIENCE, "p-a"))
+    refusals = {
+        "neither": ({}, "missing_credential"),
+        "forged token": (
+            {"authorization": f"Bearer {tampered(token, sub='p-b')}"},
+            "token_bad_signature",
+        ),
+        "forged key": ({"x-api-key": gateway.partner_key[:-2] + "xx"}, "unknown_key"),
+        "other issuer": (
+            {"authorization": f"Bearer {evil}"},
+            "token_issuer_not_accepted",
+        ),
+    }
+    for what, (headers, code) in refusals.items():
+        response = gateway.http.get(gateway.url("/svc/me"), headers=headers)
+        assert response.status_code == 401, what
+        assert _code(response) == code, what
+        assert (
+            response.headers["www-authenticate"] == 'Bearer realm="chaosgw", ApiKey realm="chaosgw"'
+        )
+    # The provider reads no token from the query string: one there is no credential.
+    in_query = gateway.http.get(gateway.url(f"/svc/me?access_token={token}"))
+    assert in_query.status_code == 401
+    assert _code(in_query) == "missing_credential"
+
+
+def test_a_token_in_the_query_string_is_taken_only_where_allowed_and_not_passed_on(
+    gateway: Gateway,
+) -> None:
+    key = SigningKey("links-1")
+    with JwksServer(key).running() as links:
+        admin = gateway.plane.admin
+        admin.create(
+            "jwt-providers",
+            {
+                "name": "links",
+                "issuer": links.issuer,
+                "audiences": [AUDIENCE],
+                "algorithms": ["RS256"],
+                "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
+                "token_sources": {"authorization_header": False, "query_parameter": "access_token"},
+            },
+        )
+        credentials: list[dict[str, Any]] = [
+            {"kind": "jwt", "providers": ["links", "idp"]},
+            API_KEY,
+        ]
+        admin.create("routes", _route("links", {"type": "prefix", "value": "/links/"}, credentials))
+        token = key.sign(claims_for(links.issuer, AUDIENCE, "p-l", roles=["player"]))
+        admitted = wait_for_response(
+            gateway.http,
+            gateway.url(f"/links/share?x=1&access_token={token}"),
+            alive=[gateway.extauthz],
+        )
+        in_header = gateway.http.get(
+            gateway.url("/links/share"), headers={"authorization": f"Bearer {token}"}
+        )
+        idp_in_query = gateway.http.get(
+            gateway.url(f"/links/share?access_token={gateway.token('p-a', 'player')}")
+        )
+
+    assert admitted.json()["query"] == "x=1"
+    assert _seen(admitted)["x-chaosgw-player-id"] == "p-l"
+    assert in_header.status_code == 401
+    assert _code(in_header) == "token_source_not_allowed"
+    # The other provider of the route reads no query parameter.
+    assert idp_in_query.status_code == 401
+    assert _code(idp_in_query) == "token_source_not_allowed"
+
+
+def test_client_sent_identity_headers_never_reach_the_upstream_through_the_service(
+    gateway: Gateway,
+) -> None:
+    forged = {
+        "x-chaosgw-player-id": "p-b",
+        "x-chaosgw-roles": "gm,admin",
+        "x-chaosgw-tier": "platinum",
+        "x-chaosgw-api-key-id": "someone",
+    }
+    as_player = gateway.call("GET", "/players/p-a/inventory", "player-a", **forged)
+    as_key = gateway.call("GET", "/svc/me", "partner-key", **forged)
+    # Forged roles do not open the gm route either.
+    forged_gm = gateway.call("POST", "/svc/gm/kick", "player-a", **forged)
+
+    assert as_player.status_code == 200, as_player.text
+    seen = _seen(as_player)
+    assert (seen["x-chaosgw-player-id"], seen["x-chaosgw-roles"]) == ("p-a", "player")
+    assert not {"x-chaosgw-tier", "x-chaosgw-api-key-id"} & seen.keys()
+    assert as_key.status_code == 200, as_key.text
+    seen = _seen(as_key)
+    assert (seen["x-chaosgw-api-key-id"], seen["x-chaosgw-roles"]) == ("acme", "partner")
+    assert not {"x-chaosgw-player-id", "x-chaosgw-tier"} & seen.keys()
+    assert forged_gm.status_code == 403
+
+
+def test_a_rotated_key_is_accepted_by_the_service_at_once_and_a_removed_one_refused(
+    gateway: Gateway,
+) -> None:
+    old, new = gateway.key, SigningKey("k2")
+    old_token = gateway.token("p-a", "player")
+    pid = gateway.extauthz.pid
+    gateway.idp.keys = [old, new]
+    fetches = gateway.idp.fetches
+    new_token = gateway.token("p-a", "player", key=new)
+    headers = {"authorization": f"Bearer {new_token}"}
+
+    # The first check of a process meets an unknown kid and fetches the keys itself; Envoy may
+    # give up on that first check (its timeout is short), never the next ones.
+    for _ in range(2 * PROCESSES):
+        wait_for_response(
+            gateway.http, gateway.url("/players/p-a/inventory"), headers=headers, timeout=5.0
+        )
+    assert 1 <= gateway.idp.fetches - fetches <= PROCESSES  # the processes, not the control plane
+    assert gateway.extauthz.pid == pid
+    assert gateway.call("GET", "/svc/me", "player-a").status_code == 200
+
+    # The old key leaves the JWKS; the control plane's next refresh (forced here by a change of
+    # the provider's refresh interval) pushes the set without it.
+    gateway.idp.keys = [new]
+    spec, _ = gateway.plane.admin.get("jwt-providers", "idp")
+    spec.pop("metadata", None)
+    spec["jwks"]["refresh_seconds"] = 3000
+    gateway.plane.admin.update("jwt-providers", "idp", spec)
+    old_headers = {"authorization": f"Bearer {old_token}"}
+    refused = wait_for_response(
+        gateway.http,
+        gateway.url("/players/p-a/inventory"),
+        status=401,
+        headers=old_headers,
+        timeout=10.0,
+    )
+    assert _code(refused) == "token_unknown_key"
+    for _ in range(2 * PROCESSES):
+        assert (
+            gateway.http.get(gateway.url("/players/p-a/inventory"), headers=old_headers).status_code
+            == 401
+        )
+        assert (
+            gateway.http.get(gateway.url("/players/p-a/inventory"), headers=headers).status_code
+            == 200
+        )
+    assert gateway.extauthz.pid == pid
