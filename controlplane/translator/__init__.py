@@ -5,7 +5,11 @@ resources, which is what lets the xDS layer version them by content hash.
 """
 
 from controlplane.translator.auth_extauthz import ExtAuthzService
-from controlplane.translator.auth_resources import api_key_resources, route_policy_resources
+from controlplane.translator.auth_resources import (
+    api_key_resources,
+    introspector_resources,
+    route_policy_resources,
+)
 from controlplane.translator.compile import (
     GroupResources,
     Serialized,
@@ -22,6 +26,7 @@ __all__ = [
     "Serialized",
     "Translator",
     "api_key_resources",
+    "introspector_resources",
     "policy_resources",
     "route_policy_resources",
     "translate",

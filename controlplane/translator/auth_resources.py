@@ -1,6 +1,6 @@
 """The resources the auth service decides with, served to it over ADS (proto/chaosgw/auth/v1):
-one `ApiKey` per live key (a revoked key is simply absent) and one `RoutePolicy` per route whose
-credentials the service checks."""
+one `ApiKey` per live key (a revoked key is simply absent), one `RoutePolicy` per route whose
+credentials the service checks, and one `OAuth2Introspector` per introspection endpoint."""
 
 from chaosgw.auth.v1 import auth_pb2
 
@@ -9,7 +9,10 @@ from controlplane.translator.auth_route import auth_context, required_role_sets
 from controlplane.translator.compile import Serialized
 from controlplane.translator.wire import serialize
 
-_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY}
+_KINDS = {
+    "api_key": auth_pb2.RoutePolicy.API_KEY,
+    "oauth2_introspection": auth_pb2.RoutePolicy.OAUTH2_INTROSPECTION,
+}
 
 
 def api_key_resources(state: GatewayState) -> list[Serialized]:
@@ -35,6 +38,31 @@ def route_policy_resources(state: GatewayState) -> list[Serialized]:
             route=route.name,
             credentials=[_KINDS[kind] for kind in auth.service_credentials()],
             required=[auth_pb2.RoleSet(roles=roles) for roles in required_role_sets(auth, context)],
+            introspectors=auth.introspectors(),
         )
         resources.append(Serialized(route.name, serialize(message)))
+    return resources
+
+
+def introspector_resources(state: GatewayState) -> list[Serialized]:
+    """With their client secrets: the auth service authenticates to the provider with them."""
+    resources = []
+    for introspector in sorted(state.oauth2_introspectors, key=lambda spec: spec.name):
+        claims = introspector.claims
+        message = auth_pb2.OAuth2Introspector(
+            name=introspector.name,
+            introspection_url=str(introspector.introspection_url),
+            client_id=introspector.client_id,
+            client_secret=introspector.client_secret.get_secret_value(),
+            issuer=introspector.issuer or "",
+            audiences=introspector.audiences,
+            required_scopes=introspector.required_scopes,
+            player_id_claim=claims.player_id,
+            roles_claim=claims.roles,
+            tier_claim=claims.tier or "",
+            max_cache_seconds=introspector.max_cache_seconds,
+            negative_cache_seconds=introspector.negative_cache_seconds,
+            timeout_seconds=introspector.timeout_seconds,
+        )
+        resources.append(Serialized(introspector.name, serialize(message)))
     return resources

@@ -16,6 +16,7 @@ from controlplane.translator import (
     RateLimitService,
     Translator,
     api_key_resources,
+    introspector_resources,
     policy_resources,
     route_policy_resources,
 )
@@ -24,6 +25,7 @@ from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.snapshot import (
     API_KEY,
     AUTH_ROUTE_POLICY,
+    OAUTH2_INTROSPECTOR,
     POLICY_GROUP,
     RATELIMIT_POLICY,
     Snapshot,
@@ -109,6 +111,7 @@ class SnapshotPublisher:
                 RATELIMIT_POLICY: policy_resources(state),
                 API_KEY: api_key_resources(state),
                 AUTH_ROUTE_POLICY: route_policy_resources(state),
+                OAUTH2_INTROSPECTOR: introspector_resources(state),
             },
             self._built.get(POLICY_GROUP),
         )

@@ -35,6 +35,8 @@ EXTENSION_CONFIG = _PREFIX + "envoy.config.core.v3.TypedExtensionConfig"
 RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 API_KEY = _PREFIX + "chaosgw.auth.v1.ApiKey"
 AUTH_ROUTE_POLICY = _PREFIX + "chaosgw.auth.v1.RoutePolicy"
+# With client secrets: the ADS channel already carries TLS private keys to Envoy (SDS).
+OAUTH2_INTROSPECTOR = _PREFIX + "chaosgw.auth.v1.OAuth2Introspector"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
 # listener's group can be named so: names have no dots.
 POLICY_GROUP = "chaosgw.policy"
@@ -49,7 +51,9 @@ _ANY_TYPE_URL = field_number(any_pb2.Any, "type_url")
 _ANY_VALUE = field_number(any_pb2.Any, "value")
 _RESPONSE_RESOURCES = field_number(discovery_pb2.DiscoveryResponse, "resources")
 # Subscribed by wildcard: every response carries the full set, and absence means deletion.
-WILDCARD_TYPES = frozenset({CLUSTER, LISTENER, RATELIMIT_POLICY, API_KEY, AUTH_ROUTE_POLICY})
+WILDCARD_TYPES = frozenset(
+    {CLUSTER, LISTENER, RATELIMIT_POLICY, API_KEY, AUTH_ROUTE_POLICY, OAUTH2_INTROSPECTOR}
+)
 
 
 @dataclass(frozen=True, slots=True)
