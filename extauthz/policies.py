@@ -33,6 +33,8 @@ class RoutePolicy:
     required: tuple[frozenset[str], ...]
     # `WWW-Authenticate` of its 401s.
     challenge: str
+    # OAuth 2.0 introspectors asked about an opaque token, in order.
+    introspectors: tuple[str, ...] = ()
 
     def admits(self, roles: frozenset[str]) -> bool:
         return all(not required.isdisjoint(roles) for required in self.required)
@@ -47,11 +49,16 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
         if unknown or not message.credentials:
             raise InvalidResources(f"route policy {message.route!r}: no or unknown credentials")
         kinds = [_KINDS[kind] for kind in message.credentials]
+        if (OAUTH2 in kinds) != bool(message.introspectors):
+            raise InvalidResources(
+                f"route policy {message.route!r}: introspectors without OAuth2 tokens, or none"
+            )
         policies[message.route] = RoutePolicy(
             route=message.route,
             accepts=frozenset(kinds),
             required=tuple(frozenset(required.roles) for required in message.required),
             challenge=response.challenge(kinds),
+            introspectors=tuple(message.introspectors),
         )
     return policies
 

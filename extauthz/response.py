@@ -95,6 +95,10 @@ UNKNOWN = "unknown_key"
 EXPIRED = "expired_key"
 MISSING_ROLE = "missing_role"
 NO_POLICY = "no_route_policy"
+INACTIVE_TOKEN = "inactive_token"  # noqa: S105 - a reason code, not a secret
+TOKEN_NOT_ACCEPTED = "token_not_accepted"  # noqa: S105
+INSUFFICIENT_SCOPE = "insufficient_scope"
+INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
 
 REASONS: dict[str, tuple[int, str]] = {
     MISSING: (401, "a credential this route accepts is required"),
@@ -102,6 +106,11 @@ REASONS: dict[str, tuple[int, str]] = {
     EXPIRED: (401, "the API key has expired"),
     MISSING_ROLE: (403, "the credential lacks a role this route requires"),
     NO_POLICY: (403, "the gateway has no auth policy for this route yet"),
+    INACTIVE_TOKEN: (401, "the access token is not active"),
+    TOKEN_NOT_ACCEPTED: (401, "the access token was not issued for this gateway"),
+    INSUFFICIENT_SCOPE: (403, "the access token lacks a scope this gateway requires"),
+    # The provider could not say: refused, and not the caller's fault.
+    INTROSPECTION_UNAVAILABLE: (503, "the access token cannot be checked now; try again later"),
 }
 
 

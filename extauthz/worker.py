@@ -1,5 +1,5 @@
-"""One service process: gRPC on its own port, its two subscriptions (API keys, route policies),
-its health endpoints.
+"""One service process: gRPC on its own port, its subscriptions (API keys, route policies, OAuth
+2.0 introspectors), its health endpoints.
 
 One ADS stream per resource type: the subscriber follows one wildcard type per stream, each
 with its own version, ACKs and NACKs; the two sets are independent (a key and a route policy
@@ -17,13 +17,16 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 import grpc
+import httpx
 from chaosgw.auth.v1 import auth_pb2
 
 from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
 from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
-from extauthz.identity import API_KEY
+from extauthz.credentials import Verifier
+from extauthz.identity import API_KEY, OAUTH2
+from extauthz.introspection import INTROSPECTOR_TYPE_URL, Introspection, compile_introspectors
 from extauthz.policies import (
     ROUTE_POLICY_TYPE_URL,
     InvalidResources,
@@ -78,15 +81,32 @@ async def serve(settings: Settings, index: int) -> None:
         message=auth_pb2.RoutePolicy,
         on_update=updater(compile_policies, policies.replace),
     )
+    # One client per process: connections to the providers are kept and reused. Proxies from
+    # the environment are not used, nor redirects followed: only the declared endpoint is asked.
+    http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+    introspection = Introspection(http, cache_size=settings.introspection_cache_size)
+    introspectors = AdsSubscriber(
+        settings.xds_address,
+        node_id=f"{node}-introspectors",
+        group=POLICY_GROUP,
+        type_url=INTROSPECTOR_TYPE_URL,
+        message=auth_pb2.OAuth2Introspector,
+        on_update=updater(compile_introspectors, introspection.replace),
+    )
     server = grpc.aio.server()
-    add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys}), server)
+    verifiers: dict[str, Verifier] = {API_KEY: api_keys, OAUTH2: introspection}
+    add_to_server(AuthorizationServicer(policies, verifiers), server)
     grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
     await server.start()
 
     async def problems() -> list[str]:
         return [
             f"no {what} received from the control plane yet"
-            for what, subscriber in (("API keys", keys), ("route policies", routes))
+            for what, subscriber in (
+                ("API keys", keys),
+                ("route policies", routes),
+                ("OAuth 2.0 introspectors", introspectors),
+            )
             if not subscriber.ready.is_set()
         ]
 
@@ -94,7 +114,7 @@ async def serve(settings: Settings, index: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, health.handle_exit, signum, None)
-    subscriptions = [asyncio.create_task(s.run()) for s in (keys, routes)]
+    subscriptions = [asyncio.create_task(s.run()) for s in (keys, routes, introspectors)]
     log.info(
         "extauthz process serving",
         extra={"index": index, "grpc_port": grpc_port, "http_port": settings.http_port_of(index)},
@@ -105,6 +125,7 @@ async def serve(settings: Settings, index: int) -> None:
         for subscription in subscriptions:
             subscription.cancel()
         await server.stop(grace=1.0)
+        await http.aclose()
         log.info("extauthz process stopped", extra={"index": index})
 
 
