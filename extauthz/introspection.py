@@ -62,7 +62,11 @@ def compile_introspectors(
         name = message.name
         if not name or name in introspectors:
             raise InvalidResources(f"introspector {name!r}: no name, or one seen twice")
-        if not message.introspection_url.startswith(("https://", "http://")):
+        try:
+            url = httpx.URL(message.introspection_url)
+        except httpx.InvalidURL:
+            url = None
+        if url is None or url.scheme not in ("http", "https") or not url.host:
             raise InvalidResources(f"introspector {name!r}: introspection_url is not http(s)")
         if not message.client_id or not message.player_id_claim or not message.roles_claim:
             raise InvalidResources(f"introspector {name!r}: no client_id, or a claim unnamed")

@@ -352,6 +352,8 @@ def test_sets_that_cannot_be_used_are_refused_without_quoting_the_secret() -> No
     for bad in (
         [good, good],
         [introspector(provider, introspection_url="ftp://idp/introspect")],
+        [introspector(provider, introspection_url="http://")],
+        [introspector(provider, introspection_url="http://[::1")],
         [introspector(provider, client_id="")],
         [introspector(provider, timeout_seconds=0)],
         [introspector(provider, negative_cache_seconds=float("nan"))],
