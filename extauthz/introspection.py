@@ -34,6 +34,15 @@ log = logging.getLogger(__name__)
 INTROSPECTOR_TYPE_URL = "type.googleapis.com/" + auth_pb2.OAuth2Introspector.DESCRIPTOR.full_name
 # The claim holding the token's space-separated scopes (RFC 7662 section 2.2).
 SCOPE = ("scope",)
+# Metric children looked up once, not on every check.
+_CACHE = {
+    result: metrics.INTROSPECTION_CACHE.labels(result=result)
+    for result in ("hit", "miss", "shared")
+}
+_CALLS = {
+    outcome: metrics.INTROSPECTION_CALLS.labels(outcome=outcome)
+    for outcome in ("active", "inactive", "error")
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,17 +178,17 @@ class Introspection:
         if kept is not None:
             if self._clock() < kept.until:
                 self._kept.move_to_end(key)
-                metrics.INTROSPECTION_CACHE.labels(result="hit").inc()
+                _CACHE["hit"].inc()
                 return kept.result
             del self._kept[key]
         flight = self._flights.get(key)
         if flight is None:
-            metrics.INTROSPECTION_CACHE.labels(result="miss").inc()
+            _CACHE["miss"].inc()
             flight = asyncio.ensure_future(self._introspect(introspector, token, key))
             self._flights[key] = flight
             flight.add_done_callback(lambda _: self._flights.pop(key, None))
         else:
-            metrics.INTROSPECTION_CACHE.labels(result="shared").inc()
+            _CACHE["shared"].inc()
         # A check Envoy gave up on does not cancel the call the others wait for.
         return await asyncio.shield(flight)
 
@@ -202,19 +211,17 @@ class Introspection:
             result, until = judge(introspector, answer.json(), now)
         except (httpx.HTTPError, TimeoutError, ValueError) as error:
             # ValueError: the body is not JSON, or BadAnswer. Never the token, nor its answer.
-            metrics.INTROSPECTION_CALLS.labels(outcome="error").inc()
+            _CALLS["error"].inc()
             self._failed(introspector.name, error)
             return response.INTROSPECTION_UNAVAILABLE
         finally:
             metrics.INTROSPECTION_SECONDS.observe(time.perf_counter() - started)
-        metrics.INTROSPECTION_CALLS.labels(
-            outcome="inactive" if result == response.INACTIVE_TOKEN else "active"
-        ).inc()
+        _CALLS["inactive" if result == response.INACTIVE_TOKEN else "active"].inc()
         if introspector.name in self._failing:
             self._failing.discard(introspector.name)
             log.info("introspection answers again", extra={"introspector": introspector.name})
         # Kept only while the introspector that answered is still the live one.
-        if until > now and self._introspectors.get(introspector.name) is introspector:
+        if until > now and self._introspectors.get(introspector.name) == introspector:
             self._kept[key] = _Kept(result, until)
             while len(self._kept) > self._cache_size:
                 self._kept.popitem(last=False)
