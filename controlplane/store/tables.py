@@ -206,10 +206,10 @@ class OAuth2Introspector(Resource, Base):
     __table_args__ = ({"sqlite_autoincrement": True},)
 
 
-route_oauth2_introspector_refs = _references(
-    "route_oauth2_introspector_refs",
+route_introspector_refs = _references(
+    "route_introspector_refs",
     ("route", "routes"),
-    ("oauth2_introspector", "oauth2_introspectors"),
+    ("introspector", "oauth2_introspectors"),
 )
 
 

@@ -15,8 +15,8 @@ from controlplane.store.tables import (
     OAuth2Introspector,
     Role,
     Route,
+    route_introspector_refs,
     route_jwt_provider_refs,
-    route_oauth2_introspector_refs,
     route_role_refs,
 )
 
@@ -85,6 +85,4 @@ class _Named(Generic[RowT]):
 
 jwt_providers = _Named(JwtProvider, route_jwt_provider_refs, "jwt_provider_id")
 roles = _Named(Role, route_role_refs, "role_id")
-oauth2_introspectors = _Named(
-    OAuth2Introspector, route_oauth2_introspector_refs, "oauth2_introspector_id"
-)
+oauth2_introspectors = _Named(OAuth2Introspector, route_introspector_refs, "introspector_id")

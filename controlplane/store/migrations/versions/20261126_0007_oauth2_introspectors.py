@@ -19,7 +19,7 @@ depends_on = None
 # The auth revision's table shapes (a named resource, a route's references), made the same way.
 _auth = importlib.import_module("controlplane.store.migrations.versions.20261126_0005_auth")
 TABLE = "oauth2_introspectors"
-REFS, REF_COLUMN = "route_oauth2_introspector_refs", "oauth2_introspector_id"
+REFS, REF_COLUMN = "route_introspector_refs", "introspector_id"
 
 
 def upgrade() -> None:
