@@ -14,7 +14,6 @@ from extauthz import metrics, response
 from extauthz.identity import API_KEY, Identity, Presented
 from extauthz.policies import InvalidResources, RoutePolicy
 
-API_KEY_TYPE_URL = "type.googleapis.com/" + auth_pb2.ApiKey.DESCRIPTOR.full_name
 _HEX = frozenset("0123456789abcdef")
 
 

@@ -19,8 +19,6 @@ from controlplane.model.auth_jwks import ALGORITHMS, parse_jwks
 from controlplane.translator.auth_jwt import pinned_jwks
 from extauthz.policies import InvalidResources
 
-JWT_PROVIDER_TYPE_URL = "type.googleapis.com/" + auth_pb2.JwtProvider.DESCRIPTOR.full_name
-
 # (kid, alg) -> key; a key without `kid` is filed under "".
 Keys = Mapping[tuple[str, str], jwt.PyJWK]
 

@@ -11,7 +11,6 @@ from extauthz import metrics, response
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
 from extauthz.owner_rule import OwnerRule
 
-ROUTE_POLICY_TYPE_URL = "type.googleapis.com/" + auth_pb2.RoutePolicy.DESCRIPTOR.full_name
 _KINDS = {
     auth_pb2.RoutePolicy.API_KEY: API_KEY,
     auth_pb2.RoutePolicy.JWT: JWT,
@@ -38,6 +37,8 @@ class RoutePolicy:
     jwt_providers: frozenset[str] = frozenset()
     # A resource-level rule, checked after the role terms.
     owner: OwnerRule | None = None
+    # OAuth 2.0 introspectors asked about an opaque token, in order.
+    introspectors: tuple[str, ...] = ()
 
     def admits(self, roles: frozenset[str]) -> bool:
         return all(not required.isdisjoint(roles) for required in self.required)
@@ -65,6 +66,10 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
                 )
             except ValueError as error:
                 raise InvalidResources(f"route policy {message.route!r}: {error}") from None
+        if (OAUTH2 in kinds) != bool(message.introspectors):
+            raise InvalidResources(
+                f"route policy {message.route!r}: introspectors without OAuth2 tokens, or none"
+            )
         policies[message.route] = RoutePolicy(
             route=message.route,
             accepts=frozenset(kinds),
@@ -72,6 +77,7 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
             challenge=response.challenge(kinds),
             jwt_providers=frozenset(message.jwt_providers),
             owner=owner,
+            introspectors=tuple(message.introspectors),
         )
     return policies
 

@@ -107,6 +107,10 @@ JWT_UNKNOWN_KEY = "token_unknown_key"
 JWT_SIGNATURE = "token_bad_signature"
 JWT_SOURCE = "token_source_not_allowed"
 NOT_OWNER = "not_owner"
+INACTIVE_TOKEN = "inactive_token"  # noqa: S105 - a reason code, not a secret
+TOKEN_NOT_ACCEPTED = "token_not_accepted"  # noqa: S105
+INSUFFICIENT_SCOPE = "insufficient_scope"
+INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
 
 REASONS: dict[str, tuple[int, str]] = {
     MISSING: (401, "a credential this route accepts is required"),
@@ -124,6 +128,11 @@ REASONS: dict[str, tuple[int, str]] = {
     JWT_SIGNATURE: (401, "the token's signature does not verify"),
     JWT_SOURCE: (401, "the token came from a place its provider does not allow"),
     NOT_OWNER: (403, "the path names a resource of another player"),
+    INACTIVE_TOKEN: (401, "the access token is not active"),
+    TOKEN_NOT_ACCEPTED: (401, "the access token was not issued for this gateway"),
+    INSUFFICIENT_SCOPE: (403, "the access token lacks a scope this gateway requires"),
+    # The provider could not say: refused, and not the caller's fault.
+    INTROSPECTION_UNAVAILABLE: (503, "the access token cannot be checked now; try again later"),
 }
 
 

@@ -18,6 +18,12 @@ class Settings(ServiceSettings):
         validation_alias="CHAOSGW_API_KEY_SECRET",
         description="The HMAC key API keys are hashed with: the control plane's own.",
     )
+    introspection_cache_size: int = Field(
+        default=100_000,
+        ge=1,
+        le=10_000_000,
+        description="How many introspected tokens each process keeps the answer of.",
+    )
 
     security_event_threshold: int = Field(
         default=20,

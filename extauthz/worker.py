@@ -1,12 +1,12 @@
 """One service process: gRPC on its own port (Authorization, and the sink of the Envoys' auth
-denial logs: extauthz/events.py), its subscriptions (API keys, route policies, JWT providers),
-its health endpoints.
+denial logs: extauthz/events.py), its subscriptions (API keys, route policies, JWT providers,
+OAuth 2.0 introspectors), its health endpoints.
 
 One ADS stream per resource type: the subscriber follows one wildcard type per stream, each
-with its own version, ACKs and NACKs; the two sets are independent (a key and a route policy
-never need to change together), and a second stream is one more HTTP/2 stream to the same
-control plane. Each stream is its own node (`-keys`, `-routes`, `-jwt`), so the control plane's node
-list shows what each one ACKed.
+with its own version, ACKs and NACKs; the sets are independent (a key and a route policy never
+need to change together), and another stream is one more HTTP/2 stream to the same control
+plane. Each stream is its own node (`-keys`, `-routes`, `-jwt`, `-introspectors`), so the
+control plane's node list shows what each one ACKed.
 """
 
 import asyncio
@@ -15,26 +15,24 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
+import httpx
 from chaosgw.auth.v1 import auth_pb2
+from google.protobuf.message import Message
 
 from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
 from extauthz import events
-from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
+from extauthz.api_keys import ApiKeys, compile_keys
 from extauthz.credentials import Verifier
-from extauthz.identity import API_KEY, JWT
-from extauthz.jwt_providers import JWT_PROVIDER_TYPE_URL, compile_providers
+from extauthz.identity import API_KEY, JWT, OAUTH2
+from extauthz.introspection import Introspection, compile_introspectors
+from extauthz.jwt_providers import compile_providers
 from extauthz.jwt_verifier import JwtVerifier
-from extauthz.policies import (
-    ROUTE_POLICY_TYPE_URL,
-    InvalidResources,
-    RoutePolicies,
-    compile_policies,
-)
+from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
 from extauthz.servicer import AuthorizationServicer, add_to_server
 from extauthz.settings import Settings
 from serviceprocess.health import HealthApp, HealthServer
@@ -44,7 +42,7 @@ log = logging.getLogger(__name__)
 # The Python services' node group on the control plane (controlplane.xds.snapshot.POLICY_GROUP).
 POLICY_GROUP = "chaosgw.policy"
 
-M = TypeVar("M")
+M = TypeVar("M", bound=Message)
 T = TypeVar("T")
 
 
@@ -64,36 +62,47 @@ def updater(
 
 
 async def serve(settings: Settings, index: int) -> None:
+    node = f"{settings.node_id or 'extauthz-' + socket.gethostname()}-{index}"
+
+    def subscription(
+        suffix: str,
+        message: type[M],
+        compile_set: Callable[[Sequence[M]], T],
+        apply: Callable[[T], None],
+    ) -> AdsSubscriber[M]:
+        return AdsSubscriber(
+            settings.xds_address,
+            node_id=f"{node}-{suffix}",
+            group=POLICY_GROUP,
+            type_url="type.googleapis.com/" + message.DESCRIPTOR.full_name,
+            message=message,
+            on_update=updater(compile_set, apply),
+        )
+
     api_keys = ApiKeys(key_hasher(settings.api_key_secret.get_secret_value().encode()))
     policies = RoutePolicies()
-    node = f"{settings.node_id or 'extauthz-' + socket.gethostname()}-{index}"
-    keys = AdsSubscriber(
-        settings.xds_address,
-        node_id=f"{node}-keys",
-        group=POLICY_GROUP,
-        type_url=API_KEY_TYPE_URL,
-        message=auth_pb2.ApiKey,
-        on_update=updater(compile_keys, api_keys.replace),
-    )
-    routes = AdsSubscriber(
-        settings.xds_address,
-        node_id=f"{node}-routes",
-        group=POLICY_GROUP,
-        type_url=ROUTE_POLICY_TYPE_URL,
-        message=auth_pb2.RoutePolicy,
-        on_update=updater(compile_policies, policies.replace),
-    )
     tokens = JwtVerifier()
-    providers = AdsSubscriber(
-        settings.xds_address,
-        node_id=f"{node}-jwt",
-        group=POLICY_GROUP,
-        type_url=JWT_PROVIDER_TYPE_URL,
-        message=auth_pb2.JwtProvider,
-        on_update=updater(compile_providers, tokens.replace),
-    )
+    # One client per process: connections to the providers are kept and reused. Proxies from
+    # the environment are not used, nor redirects followed: only the declared endpoint is asked.
+    http = httpx.AsyncClient(trust_env=False, follow_redirects=False)
+    introspection = Introspection(http, cache_size=settings.introspection_cache_size)
+    subscriptions: dict[str, AdsSubscriber[Any]] = {
+        "API keys": subscription("keys", auth_pb2.ApiKey, compile_keys, api_keys.replace),
+        "route policies": subscription(
+            "routes", auth_pb2.RoutePolicy, compile_policies, policies.replace
+        ),
+        "JWT providers": subscription(
+            "jwt", auth_pb2.JwtProvider, compile_providers, tokens.replace
+        ),
+        "OAuth 2.0 introspectors": subscription(
+            "introspectors",
+            auth_pb2.OAuth2Introspector,
+            compile_introspectors,
+            introspection.replace,
+        ),
+    }
     server = grpc.aio.server()
-    verifiers: dict[str, Verifier] = {API_KEY: api_keys, JWT: tokens}
+    verifiers: dict[str, Verifier] = {API_KEY: api_keys, JWT: tokens, OAUTH2: introspection}
     add_to_server(AuthorizationServicer(policies, verifiers, tokens.locate), server)
     # The auth denials of every Envoy (their access logs), on the same port.
     detector = events.RepeatedFailures(
@@ -108,11 +117,7 @@ async def serve(settings: Settings, index: int) -> None:
     async def problems() -> list[str]:
         return [
             f"no {what} received from the control plane yet"
-            for what, subscriber in (
-                ("API keys", keys),
-                ("route policies", routes),
-                ("JWT providers", providers),
-            )
+            for what, subscriber in subscriptions.items()
             if not subscriber.ready.is_set()
         ]
 
@@ -120,7 +125,7 @@ async def serve(settings: Settings, index: int) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, health.handle_exit, signum, None)
-    subscriptions = [asyncio.create_task(s.run()) for s in (keys, routes, providers)]
+    tasks = [asyncio.create_task(s.run()) for s in subscriptions.values()]
     log.info(
         "extauthz process serving",
         extra={"index": index, "grpc_port": grpc_port, "http_port": settings.http_port_of(index)},
@@ -128,9 +133,10 @@ async def serve(settings: Settings, index: int) -> None:
     try:
         await health.serve()  # returns once a signal has set `should_exit`
     finally:
-        for subscription in subscriptions:
-            subscription.cancel()
+        for task in tasks:
+            task.cancel()
         await server.stop(grace=1.0)
+        await http.aclose()
         log.info("extauthz process stopped", extra={"index": index})
 
 

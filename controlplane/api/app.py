@@ -15,6 +15,7 @@ from controlplane.api.errors import install_error_handlers, responses
 from controlplane.api.jwt_providers.endpoints import router as jwt_providers_router
 from controlplane.api.listeners.endpoints import router as listeners_router
 from controlplane.api.nodes.endpoints import router as nodes_router
+from controlplane.api.oauth2_introspectors.endpoints import router as introspectors_router
 from controlplane.api.paths import API_PREFIX
 from controlplane.api.ratelimits.endpoints import router as ratelimits_router
 from controlplane.api.request_body import MAX_BODY_BYTES, JsonBodyMiddleware
@@ -117,6 +118,7 @@ def create_app(
         jwt_providers_router,
         roles_router,
         api_keys_router(ApiKeys(settings.api_key_secret.get_secret_value().encode())),
+        introspectors_router,
         nodes_router,
     )
     for router in domains:

@@ -5,6 +5,7 @@ translator compiles a whole `GatewayState` into Envoy resources.
 """
 
 from controlplane.model.auth_api_keys import ApiKeySpec, StoredApiKey
+from controlplane.model.auth_introspection import OAuth2IntrospectorSpec
 from controlplane.model.auth_providers import (
     ClaimNames,
     InlineJwks,
@@ -15,6 +16,7 @@ from controlplane.model.auth_providers import (
 from controlplane.model.auth_roles import RoleSpec
 from controlplane.model.auth_route import (
     AuthenticatedAuth,
+    IntrospectionCredential,
     JwtCredential,
     PublicAuth,
     RouteAuth,
@@ -91,6 +93,7 @@ __all__ = [
     "HostRewrite",
     "HostsTarget",
     "InlineJwks",
+    "IntrospectionCredential",
     "JwtCredential",
     "JwtProviderSpec",
     "Limit",
@@ -98,6 +101,7 @@ __all__ = [
     "ListenerTls",
     "Maglev",
     "Mirror",
+    "OAuth2IntrospectorSpec",
     "OnRedisError",
     "OutlierDetection",
     "PathMatch",

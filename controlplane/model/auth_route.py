@@ -1,7 +1,7 @@
 """Who may call a route: anybody, or callers with given credentials, roles and permissions.
 
 Envoy checks JWTs and roles by itself. The other credential kinds need the auth service: API
-keys are checked there; sessions and OAuth2 introspection can be named already, and a route
+keys and OAuth2 introspection are checked there; sessions can be named already, and a route
 that needs them is refused until the service checks them rather than served unprotected.
 """
 
@@ -14,9 +14,9 @@ from controlplane.model.auth_roles import Permission
 from controlplane.model.common import Name, Spec
 
 # Checked by the auth service (extauthz); "jwt" is checked by Envoy itself.
-SERVICE_CREDENTIALS = frozenset({"api_key"})
+SERVICE_CREDENTIALS = frozenset({"api_key", "oauth2_introspection"})
 # Not checked by any part of the gateway yet.
-NOT_YET_CHECKED = frozenset({"session", "oauth2_introspection"})
+NOT_YET_CHECKED = frozenset({"session"})
 
 
 class JwtCredential(Spec):
@@ -29,7 +29,25 @@ class JwtCredential(Spec):
 class ServiceCredential(Spec):
     """A credential only the auth service can check."""
 
-    kind: Literal["api_key", "session", "oauth2_introspection"]
+    kind: Literal["api_key", "session"]
+
+
+class IntrospectionCredential(Spec):
+    """Opaque access tokens, introspected (RFC 7662) by the auth service."""
+
+    kind: Literal["oauth2_introspection"] = "oauth2_introspection"
+    introspectors: list[Name] = Field(
+        min_length=1,
+        max_length=8,
+        description="OAuth 2.0 introspectors asked about a token, in order: the first that "
+        "finds it active decides.",
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        if len(set(self.introspectors)) != len(self.introspectors):
+            raise ValueError("introspectors names an introspector twice")
+        return self
 
 
 class PublicAuth(Spec):
@@ -38,7 +56,9 @@ class PublicAuth(Spec):
 
 class AuthenticatedAuth(Spec):
     type: Literal["authenticated"] = "authenticated"
-    credentials: list[JwtCredential | ServiceCredential] = Field(min_length=1, max_length=4)
+    credentials: list[JwtCredential | ServiceCredential | IntrospectionCredential] = Field(
+        min_length=1, max_length=4
+    )
     roles_any_of: list[Name] = Field(
         default_factory=list, max_length=64, description="The caller holds one of these roles."
     )
@@ -67,6 +87,14 @@ class AuthenticatedAuth(Spec):
             for credential in self.credentials
             if isinstance(credential, JwtCredential)
             for name in credential.providers
+        ]
+
+    def introspectors(self) -> list[str]:
+        return [
+            name
+            for credential in self.credentials
+            if isinstance(credential, IntrospectionCredential)
+            for name in credential.introspectors
         ]
 
     def service_credentials(self) -> list[str]:

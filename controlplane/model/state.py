@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from controlplane.model.auth_api_keys import StoredApiKey
+from controlplane.model.auth_introspection import OAuth2IntrospectorSpec
 from controlplane.model.auth_providers import JwtProviderSpec
 from controlplane.model.auth_roles import RoleSpec
 from controlplane.model.listeners import ListenerSpec
@@ -28,6 +29,8 @@ class GatewayState:
     fetched_jwks: Mapping[str, str] = field(default_factory=dict)
     # Not used by translation; lets callers tell which store revision a snapshot came from.
     revision: int = field(default=0, compare=False)
+    # Pushed to the auth service, client secrets included (see auth_resources.py).
+    oauth2_introspectors: tuple[OAuth2IntrospectorSpec, ...] = ()
 
     def node_groups(self) -> list[str]:
         return sorted({listener.node_group for listener in self.listeners})

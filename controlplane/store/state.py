@@ -11,6 +11,7 @@ from controlplane.model import (
     GatewayState,
     JwtProviderSpec,
     ListenerSpec,
+    OAuth2IntrospectorSpec,
     RateLimitPolicySpec,
     RoleSpec,
     RouteSpec,
@@ -24,6 +25,7 @@ from controlplane.store.tables import (
     Certificate,
     JwtProvider,
     Listener,
+    OAuth2Introspector,
     RateLimitPolicy,
     Resource,
     Role,
@@ -76,6 +78,7 @@ class StateLoader:
         self._jwt_providers = _Table(JwtProviderSpec, JwtProvider)
         self._roles = _Table(RoleSpec, Role)
         self._api_keys = _Table(StoredApiKey, ApiKey)
+        self._introspectors = _Table(OAuth2IntrospectorSpec, OAuth2Introspector)
         self._seen: int | None = None
         self._state: GatewayState | None = None
 
@@ -94,6 +97,7 @@ class StateLoader:
             roles=self._roles.catch_up(session, self._seen),
             api_keys=self._api_keys.catch_up(session, self._seen),
             revision=current,
+            oauth2_introspectors=self._introspectors.catch_up(session, self._seen),
         )
         self._seen = current
         return self._state

@@ -199,6 +199,20 @@ route_jwt_provider_refs = _references(
 route_role_refs = _references("route_role_refs", ("route", "routes"), ("role", "roles"))
 
 
+class OAuth2Introspector(Resource, Base):
+    """The spec holds the client secret, unencrypted, like a certificate's private key."""
+
+    __tablename__ = "oauth2_introspectors"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+
+route_introspector_refs = _references(
+    "route_introspector_refs",
+    ("route", "routes"),
+    ("introspector", "oauth2_introspectors"),
+)
+
+
 class Revision(Base):
     """A single row counting every committed write, so other processes can poll for changes."""
 

@@ -7,6 +7,7 @@ resources, which is what lets the xDS layer version them by content hash.
 from controlplane.translator.auth_extauthz import ExtAuthzService
 from controlplane.translator.auth_resources import (
     api_key_resources,
+    introspector_resources,
     jwt_provider_resources,
     route_policy_resources,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "Serialized",
     "Translator",
     "api_key_resources",
+    "introspector_resources",
     "jwt_provider_resources",
     "policy_resources",
     "route_policy_resources",

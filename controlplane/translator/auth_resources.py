@@ -1,6 +1,7 @@
 """The resources the auth service decides with, served to it over ADS (proto/chaosgw/auth/v1):
 one `ApiKey` per live key (a revoked key is simply absent), one `RoutePolicy` per route the
-service checks and one `JwtProvider` per provider."""
+service checks, one `JwtProvider` per provider and one `OAuth2Introspector` per introspection
+endpoint."""
 
 import json
 
@@ -12,7 +13,11 @@ from controlplane.translator.auth_route import auth_context, required_role_sets
 from controlplane.translator.compile import Serialized
 from controlplane.translator.wire import serialize
 
-_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY, "jwt": auth_pb2.RoutePolicy.JWT}
+_KINDS = {
+    "api_key": auth_pb2.RoutePolicy.API_KEY,
+    "jwt": auth_pb2.RoutePolicy.JWT,
+    "oauth2_introspection": auth_pb2.RoutePolicy.OAUTH2_INTROSPECTION,
+}
 
 
 def api_key_resources(state: GatewayState) -> list[Serialized]:
@@ -39,6 +44,7 @@ def route_policy_resources(state: GatewayState) -> list[Serialized]:
             credentials=[_KINDS[credential.kind] for credential in auth.credentials],
             required=[auth_pb2.RoleSet(roles=roles) for roles in required_role_sets(auth, context)],
             jwt_providers=auth.jwt_providers(),
+            introspectors=auth.introspectors(),
         )
         owner = owner_rule(route)
         if owner is not None:
@@ -92,4 +98,28 @@ def jwt_provider_resources(state: GatewayState) -> list[Serialized]:
             else:
                 message.discovery_url = provider.discovery_url()
         resources.append(Serialized(provider.name, serialize(message)))
+    return resources
+
+
+def introspector_resources(state: GatewayState) -> list[Serialized]:
+    """With their client secrets: the auth service authenticates to the provider with them."""
+    resources = []
+    for introspector in sorted(state.oauth2_introspectors, key=lambda spec: spec.name):
+        claims = introspector.claims
+        message = auth_pb2.OAuth2Introspector(
+            name=introspector.name,
+            introspection_url=str(introspector.introspection_url),
+            client_id=introspector.client_id,
+            client_secret=introspector.client_secret.get_secret_value(),
+            issuer=introspector.issuer or "",
+            audiences=introspector.audiences,
+            required_scopes=introspector.required_scopes,
+            player_id_claim=claims.player_id,
+            roles_claim=claims.roles,
+            tier_claim=claims.tier or "",
+            max_cache_seconds=introspector.max_cache_seconds,
+            negative_cache_seconds=introspector.negative_cache_seconds,
+            timeout_seconds=introspector.timeout_seconds,
+        )
+        resources.append(Serialized(introspector.name, serialize(message)))
     return resources

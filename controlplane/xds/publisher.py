@@ -16,6 +16,7 @@ from controlplane.translator import (
     RateLimitService,
     Translator,
     api_key_resources,
+    introspector_resources,
     jwt_provider_resources,
     policy_resources,
     route_policy_resources,
@@ -26,6 +27,7 @@ from controlplane.xds.snapshot import (
     API_KEY,
     AUTH_ROUTE_POLICY,
     JWT_PROVIDER,
+    OAUTH2_INTROSPECTOR,
     POLICY_GROUP,
     RATELIMIT_POLICY,
     Snapshot,
@@ -112,6 +114,7 @@ class SnapshotPublisher:
                 API_KEY: api_key_resources(state),
                 AUTH_ROUTE_POLICY: route_policy_resources(state),
                 JWT_PROVIDER: jwt_provider_resources(state),
+                OAUTH2_INTROSPECTOR: introspector_resources(state),
             },
             self._built.get(POLICY_GROUP),
         )

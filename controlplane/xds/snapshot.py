@@ -36,6 +36,8 @@ RATELIMIT_POLICY = _PREFIX + "chaosgw.ratelimit.v1.RateLimitPolicy"
 API_KEY = _PREFIX + "chaosgw.auth.v1.ApiKey"
 AUTH_ROUTE_POLICY = _PREFIX + "chaosgw.auth.v1.RoutePolicy"
 JWT_PROVIDER = _PREFIX + "chaosgw.auth.v1.JwtProvider"
+# With client secrets: the ADS channel already carries TLS private keys to Envoy (SDS).
+OAUTH2_INTROSPECTOR = _PREFIX + "chaosgw.auth.v1.OAuth2Introspector"
 # The node group (ADS `node.cluster`) the Python services join to get their policies. No
 # listener's group can be named so: names have no dots.
 POLICY_GROUP = "chaosgw.policy"
@@ -51,7 +53,15 @@ _ANY_VALUE = field_number(any_pb2.Any, "value")
 _RESPONSE_RESOURCES = field_number(discovery_pb2.DiscoveryResponse, "resources")
 # Subscribed by wildcard: every response carries the full set, and absence means deletion.
 WILDCARD_TYPES = frozenset(
-    {CLUSTER, LISTENER, RATELIMIT_POLICY, API_KEY, AUTH_ROUTE_POLICY, JWT_PROVIDER}
+    {
+        CLUSTER,
+        LISTENER,
+        RATELIMIT_POLICY,
+        API_KEY,
+        AUTH_ROUTE_POLICY,
+        JWT_PROVIDER,
+        OAUTH2_INTROSPECTOR,
+    }
 )
 
 

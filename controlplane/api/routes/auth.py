@@ -5,8 +5,13 @@ from sqlalchemy.orm import Session
 
 from controlplane.api.errors import ApiError, ErrorDetail
 from controlplane.model import AuthenticatedAuth, RouteSpec
-from controlplane.model.auth_route import NOT_YET_CHECKED, SERVICE_CREDENTIALS, JwtCredential
-from controlplane.store.repositories.auth import jwt_providers, roles
+from controlplane.model.auth_route import (
+    NOT_YET_CHECKED,
+    SERVICE_CREDENTIALS,
+    IntrospectionCredential,
+    JwtCredential,
+)
+from controlplane.store.repositories.auth import jwt_providers, oauth2_introspectors, roles
 from controlplane.store.tables import JwtProvider, Role, Route
 
 
@@ -26,7 +31,7 @@ def check_available(spec: RouteSpec, auth_service: bool) -> None:
         if credential.kind in NOT_YET_CHECKED:
             message = (
                 f"{credential.kind!r} credentials are not checked by the gateway yet; "
-                "'jwt' and 'api_key' can be required"
+                "'jwt', 'api_key' and 'oauth2_introspection' can be required"
             )
         elif credential.kind in SERVICE_CREDENTIALS and not auth_service:
             message = (
@@ -64,8 +69,20 @@ def auth_references(
     providers = jwt_providers.get_many(session, auth.jwt_providers())
     unless_roles = auth.owner.unless_roles if auth.owner is not None else []
     found_roles = roles.get_many(session, {*auth.roles_any_of, *unless_roles})
+    introspectors = oauth2_introspectors.get_many(session, auth.introspectors())
     missing: list[ErrorDetail] = []
     for index, credential in enumerate(auth.credentials):
+        if isinstance(credential, IntrospectionCredential):
+            missing.extend(
+                ErrorDetail(
+                    field=f"auth.credentials[{index}].introspectors[{position}]",
+                    location="body",
+                    message=f"no OAuth 2.0 introspector named {name!r}",
+                    type="unknown_oauth2_introspector",
+                )
+                for position, name in enumerate(credential.introspectors)
+                if name not in introspectors
+            )
         if isinstance(credential, JwtCredential):
             missing.extend(
                 ErrorDetail(
@@ -104,3 +121,11 @@ def link(session: Session, row: Route, providers: list[JwtProvider], names: list
     """Record what the stored route's auth names, so that none of it can be deleted."""
     jwt_providers.link(session, row, providers)
     roles.link(session, row, names)
+
+
+def link_introspectors(session: Session, row: Route, spec: RouteSpec) -> None:
+    """Record the introspectors the stored route names (checked by `auth_references`)."""
+    names = spec.auth.introspectors() if isinstance(spec.auth, AuthenticatedAuth) else []
+    oauth2_introspectors.link(
+        session, row, list(oauth2_introspectors.get_many(session, names).values())
+    )

@@ -6,7 +6,12 @@ from sqlalchemy.orm import Session
 from controlplane.api.crud.service import ResourceKind, ResourceService
 from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
 from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
-from controlplane.api.routes.auth import auth_references, check_available, link
+from controlplane.api.routes.auth import (
+    auth_references,
+    check_available,
+    link,
+    link_introspectors,
+)
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
@@ -18,6 +23,7 @@ def _add(session: Session, spec: RouteSpec) -> Route:
     listener, targets, providers, required_roles = _references(session, spec)
     row = routes.add(session, spec, listener, targets)
     link(session, row, providers, required_roles)
+    link_introspectors(session, row, spec)
     return row
 
 
@@ -25,6 +31,7 @@ def replace(session: Session, row: Route, spec: RouteSpec) -> Route:
     listener, targets, providers, required_roles = _references(session, spec)
     routes.replace(session, row, spec, listener, targets)
     link(session, row, providers, required_roles)
+    link_introspectors(session, row, spec)
     return row
 
 

@@ -1,4 +1,5 @@
-"""SQL for JWT providers and roles, and for the providers and roles each route's auth names."""
+"""SQL for JWT providers, roles and OAuth 2.0 introspectors, and for those each route's auth
+names."""
 
 from collections.abc import Collection, Sequence
 from typing import Any, Generic, TypeVar
@@ -7,17 +8,20 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
-from controlplane.model import JwtProviderSpec, RoleSpec
+from controlplane.model import JwtProviderSpec, OAuth2IntrospectorSpec, RoleSpec
 from controlplane.store.repositories import specs
 from controlplane.store.tables import (
     JwtProvider,
+    OAuth2Introspector,
     Role,
     Route,
+    route_introspector_refs,
     route_jwt_provider_refs,
     route_role_refs,
 )
 
-RowT = TypeVar("RowT", JwtProvider, Role)
+RowT = TypeVar("RowT", JwtProvider, Role, OAuth2Introspector)
+AuthSpec = JwtProviderSpec | RoleSpec | OAuth2IntrospectorSpec
 
 
 class _Named(Generic[RowT]):
@@ -48,10 +52,10 @@ class _Named(Generic[RowT]):
     def count(self, session: Session) -> int:
         return specs.count(session, self._table)
 
-    def add(self, session: Session, spec: JwtProviderSpec | RoleSpec) -> RowT:
+    def add(self, session: Session, spec: AuthSpec) -> RowT:
         return specs.insert(session, self._table, spec)
 
-    def replace(self, session: Session, row: RowT, spec: JwtProviderSpec | RoleSpec) -> RowT:
+    def replace(self, session: Session, row: RowT, spec: AuthSpec) -> RowT:
         return specs.rewrite(session, row, spec)
 
     def delete(self, session: Session, row: RowT) -> None:
@@ -81,3 +85,4 @@ class _Named(Generic[RowT]):
 
 jwt_providers = _Named(JwtProvider, route_jwt_provider_refs, "jwt_provider_id")
 roles = _Named(Role, route_role_refs, "role_id")
+oauth2_introspectors = _Named(OAuth2Introspector, route_introspector_refs, "introspector_id")

@@ -26,6 +26,7 @@ from tests.unit.api.conftest import (
     route,
     service,
 )
+from tests.unit.api.test_oauth2_introspectors import introspector
 
 EXAMPLES_PER_OPERATION = 30
 
@@ -56,6 +57,7 @@ def seeded_client(client: TestClient) -> TestClient:
     created(client, "services", service("inventory"))
     created(client, "routes", route("inventory", "inventory", listener="inventory"))
     created(client, "rate-limit-policies", policy("inventory", "inventory", enforcement="local"))
+    created(client, "oauth2-introspectors", introspector("inventory"))
     return client
 
 

@@ -151,18 +151,21 @@ def test_a_route_naming_unknown_providers_and_roles_is_422_naming_each(
 
 
 @pytest.mark.parametrize(
-    ("kind", "message"),
+    ("credential", "message"),
     [
-        ("api_key", "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"),
-        ("session", "not checked by the gateway yet"),
-        ("oauth2_introspection", "not checked by the gateway yet"),
+        ({"kind": "api_key"}, "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"),
+        ({"kind": "session"}, "not checked by the gateway yet"),
+        (
+            {"kind": "oauth2_introspection", "introspectors": ["idp"]},
+            "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)",
+        ),
     ],
 )
 def test_a_route_needing_what_the_gateway_cannot_check_is_refused(
-    declared: TestClient, database: Database, kind: str, message: str
+    declared: TestClient, database: Database, credential: dict[str, Any], message: str
 ) -> None:
     before = store_state(database)
-    auth = {"type": "authenticated", "credentials": [{"kind": kind}]}
+    auth = {"type": "authenticated", "credentials": [credential]}
     response = declared.post("/api/v1/routes", json=route(auth=auth))
 
     assert response.status_code == 422, response.text

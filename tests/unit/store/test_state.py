@@ -71,8 +71,8 @@ def test_ten_thousand_routes_load_with_one_query_per_table(database: Database) -
     assert len(state.routes) == 10_000
     selects = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     # The revision, then listeners, services, routes, certificates, rate-limit policies, JWT
-    # providers, roles and API keys.
-    assert len(selects) == 9, selects
+    # providers, roles, API keys and OAuth 2.0 introspectors.
+    assert len(selects) == 10, selects
 
 
 def test_loader_gives_back_the_same_spec_objects_for_unchanged_rows(database: Database) -> None:
