@@ -73,8 +73,7 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
                 *(
                     f"dev-extauthz-{index}-{kind}"
                     for index in range(EXTAUTHZ_PROCESSES)
-                    for kind in ("keys", "routes", "jwt")
-                    for kind in ("keys", "routes", "introspectors")
+                    for kind in ("keys", "routes", "jwt", "introspectors")
                 ),
             ]
         )
