@@ -1,7 +1,7 @@
 """The scenarios, one module each. A new one is a module here and a line in `scenarios()`."""
 
 from tests.bench.core import Scenario
-from tests.bench.scenarios.extauthz import API_KEY, ExtAuthz
+from tests.bench.scenarios.extauthz import API_KEY, JWT, ExtAuthz
 from tests.bench.scenarios.jwt_rbac import JwtRbac
 from tests.bench.scenarios.memory import Memory
 from tests.bench.scenarios.propagation import Propagation
@@ -19,6 +19,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
             JwtRbac(smoke=True),
             RateLimit(smoke=True),
             ExtAuthz(smoke=True, credentials=API_KEY),
+            ExtAuthz(smoke=True, credentials=JWT),
             Translate(1_000, 200, repeats=2),
             RouteChange(1_000, 200, repeats=3),
             Propagation(100, writes=3),
@@ -29,6 +30,7 @@ def scenarios(smoke: bool) -> list[Scenario]:
         JwtRbac(smoke=False),
         RateLimit(smoke=False),
         ExtAuthz(smoke=False, credentials=API_KEY),
+        ExtAuthz(smoke=False, credentials=JWT),
         Translate(1_000, 200, repeats=5),
         Translate(10_000, 2_000, repeats=5),
         RouteChange(10_000, 2_000, repeats=5),

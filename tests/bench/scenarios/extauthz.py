@@ -22,6 +22,7 @@ from typing import Any
 from tests.bench.core import BenchContext, Metric, Observations, Target
 from tests.bench.gateway import UPSTREAM_NAME, ServiceScenario, start_gateway
 from tests.bench.h2load import MAX_STREAMS, RateResult, RateSettings, run_rate
+from tests.bench.scenarios.jwt_rbac import create_provider, player_token
 from tests.integration.harness import (
     LOCALHOST,
     AdminClient,
@@ -30,6 +31,7 @@ from tests.integration.harness import (
     ProcessGroup,
     route_spec,
 )
+from tests.support.jwt_issuer import SigningKey
 
 PATH = "/bench/items/42"
 # The HMAC key API keys are stored under: the control plane's and the service's.
@@ -63,9 +65,24 @@ def _new_api_key(admin: AdminClient) -> dict[str, str]:
 API_KEY = Credentials(
     "api-key", {"type": "authenticated", "credentials": [{"kind": "api_key"}]}, _new_api_key
 )
-# A JWT variant is one more entry like API_KEY (auth: credentials [{kind: jwt, providers:
-# [...]}, {kind: api_key}]; declare: create the provider, return an Authorization: Bearer
-# header), and one more `ExtAuthz(smoke, JWT)` in scenarios/__init__.py.
+
+
+def _new_jwt(admin: AdminClient) -> dict[str, str]:
+    key = SigningKey("bench")
+    create_provider(admin, key)
+    return {"authorization": f"Bearer {player_token(key)}"}
+
+
+# A route accepting a JWT or an API key goes to the service whole, which verifies the token
+# (then finds it in its verified-token cache: the same token on every request, as a player's).
+JWT = Credentials(
+    "jwt",
+    {
+        "type": "authenticated",
+        "credentials": [{"kind": "jwt", "providers": ["bench"]}, {"kind": "api_key"}],
+    },
+    _new_jwt,
+)
 
 
 class _AuthControlPlane(ControlPlane):

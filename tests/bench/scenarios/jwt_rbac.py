@@ -18,6 +18,7 @@ from tests.bench.system import cpu_seconds, pin, usable_cpus
 from tests.bench.wrk import WrkSettings, run_wrk
 from tests.integration.harness import (
     LOCALHOST,
+    AdminClient,
     ControlPlane,
     free_port,
     listener_spec,
@@ -33,6 +34,25 @@ ISSUER = "https://login.bench.example"
 AUDIENCE = "bench"
 OPEN_PATH, PROTECTED_PATH = "/open/items/42", "/jwt/items/42"
 GATEWAY = "gateway Envoy"
+
+
+def create_provider(admin: AdminClient, key: SigningKey) -> None:
+    """The JWT provider `bench`, trusting `key` (inline JWKS), with a fresh token of player
+    p-1 (role player) signed by it for every scenario that measures JWTs."""
+    admin.create(
+        "jwt-providers",
+        {
+            "name": "bench",
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "algorithms": ["RS256"],
+            "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
+        },
+    )
+
+
+def player_token(key: SigningKey) -> str:
+    return key.sign(claims_for(ISSUER, AUDIENCE, "p-1", lifetime=3600, roles=["player"]))
 
 
 @dataclass
@@ -100,23 +120,14 @@ class JwtRbac(Scenario):
             ctx.processes, "gateway-envoy", GROUP, control_plane.xds_port, ctx.workdir
         )
         key = SigningKey("bench")
-        token = key.sign(claims_for(ISSUER, AUDIENCE, "p-1", lifetime=3600, roles=["player"]))
+        token = player_token(key)
         self._running = running = _Running(upstream, gateway, port, control_plane, token)
         admin = control_plane.admin
         admin.create("listeners", {**listener_spec("bench", port), "node_group": GROUP})
         admin.create("services", service_spec(UPSTREAM_NAME, upstream_port))
         for role, permissions in (("player", ["items.read"]), ("gm", ["items.read"]), ("x", [])):
             admin.create("roles", {"name": role, "permissions": permissions})
-        admin.create(
-            "jwt-providers",
-            {
-                "name": "bench",
-                "issuer": ISSUER,
-                "audiences": [AUDIENCE],
-                "algorithms": ["RS256"],
-                "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
-            },
-        )
+        create_provider(admin, key)
         admin.create("routes", route_spec("open", "bench", "/open/", {UPSTREAM_NAME: 1}))
         protected = route_spec("jwt", "bench", "/jwt/", {UPSTREAM_NAME: 1})
         protected["auth"] = {
