@@ -229,6 +229,9 @@ def run(ports: DevPorts) -> int:
         "CHAOSGW_EXTAUTHZ_HTTP_PORT": str(ports.extauthz_http),
         "CHAOSGW_EXTAUTHZ_XDS_ADDRESS": f"127.0.0.1:{ports.xds}",
         "CHAOSGW_EXTAUTHZ_NODE_ID": "dev-extauthz",
+        # Sessions: made by the control plane, checked by the auth service, in the same Redis.
+        "CHAOSGW_SESSIONS_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
+        "CHAOSGW_EXTAUTHZ_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
     }
     chaosgw = [sys.executable, "-m", "controlplane.cli"]
     children: list[Child] = []

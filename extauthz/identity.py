@@ -35,3 +35,5 @@ class Presented:
     value: str
     # The request header that carried it: removed before the request goes upstream.
     carrier: str
+    # What of that header goes upstream instead (the other cookies); empty: nothing.
+    kept: str = ""

@@ -33,6 +33,8 @@ class RoutePolicy:
     required: tuple[frozenset[str], ...]
     # `WWW-Authenticate` of its 401s.
     challenge: str
+    # The cookie a session id may come in (empty: none).
+    session_cookie: str = ""
 
     def admits(self, roles: frozenset[str]) -> bool:
         return all(not required.isdisjoint(roles) for required in self.required)
@@ -52,6 +54,7 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
             accepts=frozenset(kinds),
             required=tuple(frozenset(required.roles) for required in message.required),
             challenge=response.challenge(kinds),
+            session_cookie=message.session_cookie,
         )
     return policies
 

@@ -42,15 +42,18 @@ def challenge(kinds: list[str]) -> str:
     return ", ".join(dict.fromkeys(CHALLENGES[kind] for kind in kinds))
 
 
-def admitted(identity: Identity, carrier: str) -> bytes:
-    """The answer letting `identity` through, the credential's header `carrier` removed."""
+def admitted(identity: Identity, carrier: str, kept: str = "") -> bytes:
+    """The answer letting `identity` through, the credential's header `carrier` removed, or
+    replaced by `kept` (the other cookies: that answer is the request's own, never kept)."""
+    if kept:
+        return _admission(identity, carrier, kept)
     answer = identity.answers.get(carrier)
     if answer is None:
         answer = identity.answers[carrier] = _admission(identity, carrier)
     return answer
 
 
-def _admission(identity: Identity, carrier: str) -> bytes:
+def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
     roles = sorted(identity.roles)
     upstream = {
         PLAYER_ID_HEADER: identity.player_id,
@@ -70,6 +73,8 @@ def _admission(identity: Identity, carrier: str) -> bytes:
             "session_id": identity.session_id,
         }
     )
+    if kept:
+        upstream[carrier] = kept
     check = CheckResponse(
         status=status_pb2.Status(code=code_pb2.OK),
         ok_response=external_auth_pb2.OkHttpResponse(
@@ -80,7 +85,7 @@ def _admission(identity: Identity, carrier: str) -> bytes:
                 for name, value in upstream.items()
                 if value or name == ROLES_HEADER
             ],
-            headers_to_remove=[carrier],
+            headers_to_remove=[] if kept else [carrier],
         ),
         dynamic_metadata=metadata,
     )
@@ -95,6 +100,9 @@ UNKNOWN = "unknown_key"
 EXPIRED = "expired_key"
 MISSING_ROLE = "missing_role"
 NO_POLICY = "no_route_policy"
+UNKNOWN_SESSION = "unknown_session"
+EXPIRED_SESSION = "expired_session"
+SESSION_STORE_UNAVAILABLE = "session_store_unavailable"
 
 REASONS: dict[str, tuple[int, str]] = {
     MISSING: (401, "a credential this route accepts is required"),
@@ -102,6 +110,9 @@ REASONS: dict[str, tuple[int, str]] = {
     EXPIRED: (401, "the API key has expired"),
     MISSING_ROLE: (403, "the credential lacks a role this route requires"),
     NO_POLICY: (403, "the gateway has no auth policy for this route yet"),
+    UNKNOWN_SESSION: (401, "the session is not valid (unknown, logged out or revoked)"),
+    EXPIRED_SESSION: (401, "the session has expired; log in again"),
+    SESSION_STORE_UNAVAILABLE: (503, "the session store does not answer; try again"),
 }
 
 

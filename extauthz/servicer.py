@@ -73,7 +73,7 @@ class AuthorizationServicer:
         if not policy.admits(identity.roles):
             return self._deny(credential.kind, response.MISSING_ROLE, policy.challenge)
         self._allowed[credential.kind].inc()
-        return response.admitted(identity, credential.carrier)
+        return response.admitted(identity, credential.carrier, credential.kept)
 
     def _deny(self, kind: str, reason: str, challenge: str) -> bytes:
         self._denied[kind, reason].inc()

@@ -23,7 +23,7 @@ from adsclient import AdsSubscriber, ResourcesRefused
 from controlplane.logging import configure_logging
 from controlplane.model.auth_api_keys import key_hasher
 from extauthz.api_keys import API_KEY_TYPE_URL, ApiKeys, compile_keys
-from extauthz.identity import API_KEY
+from extauthz.identity import API_KEY, SESSION
 from extauthz.policies import (
     ROUTE_POLICY_TYPE_URL,
     InvalidResources,
@@ -31,8 +31,11 @@ from extauthz.policies import (
     compile_policies,
 )
 from extauthz.servicer import AuthorizationServicer, add_to_server
+from extauthz.sessions import Sessions
 from extauthz.settings import Settings
 from serviceprocess.health import HealthApp, HealthServer
+from sessionstore.layout import Keys
+from sessionstore.store import SessionCheck, async_client
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +81,10 @@ async def serve(settings: Settings, index: int) -> None:
         message=auth_pb2.RoutePolicy,
         on_update=updater(compile_policies, policies.replace),
     )
+    redis = async_client(settings.redis_url, settings.redis_timeout_seconds)
+    sessions = Sessions(SessionCheck(redis, Keys(settings.sessions_key_prefix)))
     server = grpc.aio.server()
-    add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys}), server)
+    add_to_server(AuthorizationServicer(policies, {API_KEY: api_keys, SESSION: sessions}), server)
     grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
     await server.start()
 
@@ -105,6 +110,7 @@ async def serve(settings: Settings, index: int) -> None:
         for subscription in subscriptions:
             subscription.cancel()
         await server.stop(grace=1.0)
+        await redis.aclose()
         log.info("extauthz process stopped", extra={"index": index})
 
 

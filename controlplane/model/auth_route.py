@@ -10,12 +10,13 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from controlplane.model.auth_roles import Permission
+from controlplane.model.auth_sessions import DEFAULT_COOKIE
 from controlplane.model.common import Name, Spec
 
 # Checked by the auth service (extauthz); "jwt" is checked by Envoy itself.
-SERVICE_CREDENTIALS = frozenset({"api_key"})
+SERVICE_CREDENTIALS = frozenset({"api_key", "session"})
 # Not checked by any part of the gateway yet.
-NOT_YET_CHECKED = frozenset({"session", "oauth2_introspection"})
+NOT_YET_CHECKED = frozenset({"oauth2_introspection"})
 
 
 class JwtCredential(Spec):
@@ -28,7 +29,21 @@ class JwtCredential(Spec):
 class ServiceCredential(Spec):
     """A credential only the auth service can check."""
 
-    kind: Literal["api_key", "session", "oauth2_introspection"]
+    kind: Literal["api_key", "oauth2_introspection"]
+
+
+class SessionCredential(Spec):
+    """A server-side session id (see the sessions API), in a cookie or the x-chaosgw-session
+    header."""
+
+    kind: Literal["session"] = "session"
+    cookie: str = Field(
+        default=DEFAULT_COOKIE,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        description="The cookie holding the session id; not passed on upstream.",
+    )
 
 
 class PublicAuth(Spec):
@@ -37,7 +52,9 @@ class PublicAuth(Spec):
 
 class AuthenticatedAuth(Spec):
     type: Literal["authenticated"] = "authenticated"
-    credentials: list[JwtCredential | ServiceCredential] = Field(min_length=1, max_length=4)
+    credentials: list[JwtCredential | ServiceCredential | SessionCredential] = Field(
+        min_length=1, max_length=4
+    )
     roles_any_of: list[Name] = Field(
         default_factory=list, max_length=64, description="The caller holds one of these roles."
     )
@@ -66,6 +83,10 @@ class AuthenticatedAuth(Spec):
     def service_credentials(self) -> list[str]:
         """The credential kinds the auth service checks for this route."""
         return [c.kind for c in self.credentials if c.kind in SERVICE_CREDENTIALS]
+
+    def session_cookie(self) -> str:
+        """The cookie of the route's session credential; empty without one."""
+        return next((c.cookie for c in self.credentials if isinstance(c, SessionCredential)), "")
 
 
 RouteAuth = PublicAuth | AuthenticatedAuth

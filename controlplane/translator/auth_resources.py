@@ -9,7 +9,7 @@ from controlplane.translator.auth_route import auth_context, required_role_sets
 from controlplane.translator.compile import Serialized
 from controlplane.translator.wire import serialize
 
-_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY}
+_KINDS = {"api_key": auth_pb2.RoutePolicy.API_KEY, "session": auth_pb2.RoutePolicy.SESSION}
 
 
 def api_key_resources(state: GatewayState) -> list[Serialized]:
@@ -35,6 +35,7 @@ def route_policy_resources(state: GatewayState) -> list[Serialized]:
             route=route.name,
             credentials=[_KINDS[kind] for kind in auth.service_credentials()],
             required=[auth_pb2.RoleSet(roles=roles) for roles in required_role_sets(auth, context)],
+            session_cookie=auth.session_cookie(),
         )
         resources.append(Serialized(route.name, serialize(message)))
     return resources

@@ -153,7 +153,7 @@ def test_a_route_naming_unknown_providers_and_roles_is_422_naming_each(
     ("kind", "message"),
     [
         ("api_key", "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"),
-        ("session", "not checked by the gateway yet"),
+        ("session", "none is configured (CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"),
         ("oauth2_introspection", "not checked by the gateway yet"),
     ],
 )
