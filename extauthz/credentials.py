@@ -2,8 +2,8 @@
 
 A request is judged by the first credential it carries that the route accepts: an API key
 (`x-api-key`, or `Authorization: ApiKey ...`), then a session id (`x-chaosgw-session`, or the
-route's cookie), then a bearer token (a JWT when it has a JWT's
-shape and the route accepts JWTs, otherwise an opaque token for introspection).
+route's cookie), then a bearer token (a JWT when it has a JWT's shape and the route accepts
+JWTs, otherwise an opaque token for introspection).
 """
 
 from collections.abc import Mapping
@@ -62,11 +62,11 @@ def _session(headers: Mapping[str, str], cookie: str) -> Presented | None:
     cookies = headers.get(COOKIE_HEADER)
     if not cookie or not cookies:
         return None
-    found, others = None, []
+    found, others = "", []
     for pair in cookies.split(";"):
         name, _, value = pair.strip().partition("=")
-        if name == cookie and found is None:
-            found = value
+        if name == cookie:  # every one of that name stays here, checked or not
+            found = found or value.strip('"')
         elif pair.strip():
             others.append(pair.strip())
     if not found:

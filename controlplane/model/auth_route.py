@@ -1,8 +1,8 @@
 """Who may call a route: anybody, or callers with given credentials, roles and permissions.
 
 Envoy checks JWTs and roles by itself. The other credential kinds need the auth service: API
-keys are checked there; sessions and OAuth2 introspection can be named already, and a route
-that needs them is refused until the service checks them rather than served unprotected.
+keys and sessions are checked there; OAuth2 introspection can be named already, and a route
+that needs it is refused until the service checks it rather than served unprotected.
 """
 
 from typing import Literal, Self

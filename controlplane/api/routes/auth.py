@@ -26,7 +26,7 @@ def check_available(spec: RouteSpec, auth_service: bool) -> None:
         if credential.kind in NOT_YET_CHECKED:
             message = (
                 f"{credential.kind!r} credentials are not checked by the gateway yet; "
-                "'jwt' and 'api_key' can be required"
+                "'jwt', 'api_key' and 'session' can be required"
             )
         elif credential.kind in SERVICE_CREDENTIALS and not auth_service:
             message = (

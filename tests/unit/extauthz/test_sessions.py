@@ -111,6 +111,8 @@ async def test_the_session_cookie_is_taken_out_and_the_others_go_on(
     alone = await decide(service, "me", cookie=f"sid={made.session_id}")
 
     assert upstream(mixed)["cookie"] == "theme=dark; lang=fr"
+    twice = await decide(service, "me", cookie=f'sid="{made.session_id}"; a=1; sid=other')
+    assert upstream(twice)["cookie"] == "a=1"
     assert list(mixed.ok_response.headers_to_remove) == []
     assert "cookie" not in upstream(alone)
     assert list(alone.ok_response.headers_to_remove) == ["cookie"]
