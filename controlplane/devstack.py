@@ -9,6 +9,8 @@ token, SQLite and Redis's directory under ./var.
 Players are who a verified token says (a client's own `x-chaosgw-player-id` is stripped), so the
 demo brings its own JWT issuer: a key made in memory at start, the `demo` provider holding its
 public half, and a token for DEMO_PLAYER printed in the banner (see controlplane/demo/tokens.py).
+/account takes a server-side session instead, made through the admin API: the control plane and
+the auth service share the bundled Redis for them.
 """
 
 import os
@@ -161,6 +163,16 @@ def demo_config(ports: DevPorts, jwks: dict[str, Any]) -> list[tuple[str, dict[s
                     "type": "authenticated",
                     "credentials": [{"kind": "jwt", "providers": ["demo"]}],
                 },
+            },
+        ),
+        (
+            "routes",
+            {
+                "name": "account",
+                "listener": "public",
+                "match": {"path": {"type": "prefix", "value": "/account"}},
+                "action": {"type": "forward", "backends": [{"service": "players"}]},
+                "auth": {"type": "authenticated", "credentials": [{"kind": "session"}]},
             },
         ),
         (
@@ -373,6 +385,12 @@ Chaos Gateway is running (development mode; logs in var/).
   rate limits  {PLAYER_LIMIT} requests a minute per player on /me (needs the token), then 429:
                for i in $(seq {PLAYER_LIMIT + 1}); do curl -s -o /dev/null -w '%{{http_code}} ' \\
                  -H "Authorization: Bearer ${SHELL_VARIABLE}" {gateway}/me; done
+  sessions     /account needs a session: log in through the admin API (as the user-management
+               service would), then send the id in the chaosgw_session cookie:
+               SID=$(curl -s {admin}/api/v1/sessions -H 'content-type: application/json' \\
+                 -d '{{"player_id": "{DEMO_PLAYER}"}}' \\
+                 | python3 -c 'import json, sys; print(json.load(sys.stdin)["session_id"])')
+               curl -b chaosgw_session=$SID {gateway}/account
   admin API    {admin}/docs
   nodes        curl {admin}/api/v1/nodes
   metrics      {admin}/metrics
