@@ -7,7 +7,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
-from sessionstore.layout import DEFAULT_PREFIX
+from sessionstore.layout import DEFAULT_PREFIX, DEFAULT_URL
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     )
 
     sessions_redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0",
+        default=DEFAULT_URL,
         description="Redis of the server-side sessions (the auth service reads the same one).",
     )
     sessions_key_prefix: str = Field(

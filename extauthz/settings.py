@@ -5,7 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
 from serviceprocess.settings import GRPC_PORT, HTTP_PORT, ServiceSettings
-from sessionstore.layout import DEFAULT_PREFIX
+from sessionstore.layout import DEFAULT_PREFIX, DEFAULT_URL
 
 
 class Settings(ServiceSettings):
@@ -20,7 +20,7 @@ class Settings(ServiceSettings):
         description="The HMAC key API keys are hashed with: the control plane's own.",
     )
     redis_url: str = Field(
-        default="redis://127.0.0.1:6379/0",
+        default=DEFAULT_URL,
         description="Redis of the server-side sessions: the control plane's "
         "CHAOSGW_SESSIONS_REDIS_URL.",
     )

@@ -19,6 +19,8 @@ ID_BYTES = 32
 _ID_SHAPE = re.compile(r"[A-Za-z0-9_-]{43}")
 FINGERPRINT_LENGTH = 16
 DEFAULT_PREFIX = "chaosgw:session:"
+# The local Redis, as the rate limiter's default.
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
 # How long Redis keeps the record of a session past its expiry: a caller presenting it in that
 # time is told it expired rather than that it is unknown.
 EXPIRED_KEPT_MS = 3_600_000
