@@ -193,13 +193,13 @@ def test_use_keeps_a_session_alive_and_idling_expires_it(gateway: Gateway) -> No
     # Used every 200 ms for twice its idle timeout: never refused.
     started = time.monotonic()
     while time.monotonic() - started < 4.0:
+        last_use = time.monotonic()  # before Redis sees the use: expiry is at least 2 s after
         assert gateway.get("/me", session).status_code == 200
         time.sleep(0.2)
-    last_use = time.monotonic()
 
     # Left alone (listing it does not use it), it is gone one idle timeout later.
     wait_until(lambda: not _listed(gateway, "player-7"), timeout=4.0, description="idle expiry")
-    assert time.monotonic() - last_use >= 1.8
+    assert time.monotonic() - last_use >= 1.9
     _refused(gateway.get("/me", session), 401, "expired_session")
 
 
@@ -210,7 +210,7 @@ def test_the_absolute_expiry_holds_however_much_a_session_is_used(gateway: Gatew
 
     took = gateway.wait_for("/me", 401, timeout=6.0, **{SESSION_HEADER: session})
 
-    assert 2.5 <= took <= 4.0, took
+    assert 2.5 <= took <= 4.5, took
     assert time.monotonic() - created >= 2.5
     _refused(gateway.get("/me", session), 401, "expired_session")
 
