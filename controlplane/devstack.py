@@ -9,6 +9,8 @@ token, SQLite and Redis's directory under ./var.
 Players are who a verified token says (a client's own `x-chaosgw-player-id` is stripped), so the
 demo brings its own JWT issuer: a key made in memory at start, the `demo` provider holding its
 public half, and a token for DEMO_PLAYER printed in the banner (see controlplane/demo/tokens.py).
+/account takes a server-side session instead, made through the admin API: the control plane and
+the auth service share the bundled Redis for them.
 """
 
 import os
@@ -164,6 +166,16 @@ def demo_config(ports: DevPorts, jwks: dict[str, Any]) -> list[tuple[str, dict[s
             },
         ),
         (
+            "routes",
+            {
+                "name": "account",
+                "listener": "public",
+                "match": {"path": {"type": "prefix", "value": "/account"}},
+                "action": {"type": "forward", "backends": [{"service": "players"}]},
+                "auth": {"type": "authenticated", "credentials": [{"kind": "session"}]},
+            },
+        ),
+        (
             "rate-limit-policies",
             {
                 "name": "players-per-ip",
@@ -229,6 +241,9 @@ def run(ports: DevPorts) -> int:
         "CHAOSGW_EXTAUTHZ_HTTP_PORT": str(ports.extauthz_http),
         "CHAOSGW_EXTAUTHZ_XDS_ADDRESS": f"127.0.0.1:{ports.xds}",
         "CHAOSGW_EXTAUTHZ_NODE_ID": "dev-extauthz",
+        # Sessions: made by the control plane, checked by the auth service, in the same Redis.
+        "CHAOSGW_SESSIONS_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
+        "CHAOSGW_EXTAUTHZ_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
     }
     chaosgw = [sys.executable, "-m", "controlplane.cli"]
     children: list[Child] = []
@@ -370,6 +385,12 @@ Chaos Gateway is running (development mode; logs in var/).
   rate limits  {PLAYER_LIMIT} requests a minute per player on /me (needs the token), then 429:
                for i in $(seq {PLAYER_LIMIT + 1}); do curl -s -o /dev/null -w '%{{http_code}} ' \\
                  -H "Authorization: Bearer ${SHELL_VARIABLE}" {gateway}/me; done
+  sessions     /account needs a session: log in through the admin API (as the user-management
+               service would), then send the id in the chaosgw_session cookie:
+               SID=$(curl -s {admin}/api/v1/sessions -H 'content-type: application/json' \\
+                 -d '{{"player_id": "{DEMO_PLAYER}"}}' \\
+                 | python3 -c 'import json, sys; print(json.load(sys.stdin)["session_id"])')
+               curl -b chaosgw_session=$SID {gateway}/account
   admin API    {admin}/docs
   nodes        curl {admin}/api/v1/nodes
   metrics      {admin}/metrics

@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_va
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
+from sessionstore.layout import DEFAULT_PREFIX, DEFAULT_URL
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -70,6 +71,16 @@ class Settings(BaseSettings):
         validation_alias="CHAOSGW_API_KEY_SECRET",
         description="Key of the HMAC that API keys are stored under; the auth service has the "
         f"same. At least {MIN_SECRET_LENGTH} characters outside development mode.",
+    )
+
+    sessions_redis_url: str = Field(
+        default=DEFAULT_URL,
+        description="Redis of the server-side sessions (the auth service reads the same one).",
+    )
+    sessions_key_prefix: str = Field(
+        default=DEFAULT_PREFIX,
+        min_length=1,
+        description="Prefix of the sessions' Redis keys; the auth service's must be the same.",
     )
 
     @field_validator("ratelimit_endpoints", "extauthz_endpoints", mode="before")

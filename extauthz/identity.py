@@ -39,3 +39,5 @@ class Presented:
     # Where it came from: "header", "cookie:<name>" or "query:<name>" (a JWT provider reads
     # tokens from some of them only).
     source: str = "header"
+    # What of that header goes upstream instead (the other cookies); empty: nothing.
+    kept: str = ""

@@ -39,6 +39,8 @@ class RoutePolicy:
     owner: OwnerRule | None = None
     # OAuth 2.0 introspectors asked about an opaque token, in order.
     introspectors: tuple[str, ...] = ()
+    # The cookie a session id may come in (empty: none).
+    session_cookie: str = ""
 
     def admits(self, roles: frozenset[str]) -> bool:
         return all(not required.isdisjoint(roles) for required in self.required)
@@ -78,6 +80,7 @@ def compile_policies(messages: Sequence[auth_pb2.RoutePolicy]) -> dict[str, Rout
             jwt_providers=frozenset(message.jwt_providers),
             owner=owner,
             introspectors=tuple(message.introspectors),
+            session_cookie=message.session_cookie,
         )
     return policies
 

@@ -42,15 +42,18 @@ def challenge(kinds: list[str]) -> str:
     return ", ".join(dict.fromkeys(CHALLENGES[kind] for kind in kinds))
 
 
-def admitted(identity: Identity, carrier: str) -> bytes:
-    """The answer letting `identity` through, the credential's header `carrier` removed."""
+def admitted(identity: Identity, carrier: str, kept: str = "") -> bytes:
+    """The answer letting `identity` through, the credential's header `carrier` removed, or
+    replaced by `kept` (the other cookies: that answer is the request's own, never kept)."""
+    if kept:
+        return _admission(identity, carrier, kept)
     answer = identity.answers.get(carrier)
     if answer is None:
         answer = identity.answers[carrier] = _admission(identity, carrier)
     return answer
 
 
-def _admission(identity: Identity, carrier: str) -> bytes:
+def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
     roles = sorted(identity.roles)
     upstream = {
         PLAYER_ID_HEADER: identity.player_id,
@@ -70,6 +73,8 @@ def _admission(identity: Identity, carrier: str) -> bytes:
             "session_id": identity.session_id,
         }
     )
+    if kept:
+        upstream[carrier] = kept
     check = CheckResponse(
         status=status_pb2.Status(code=code_pb2.OK),
         ok_response=external_auth_pb2.OkHttpResponse(
@@ -80,8 +85,9 @@ def _admission(identity: Identity, carrier: str) -> bytes:
                 for name, value in upstream.items()
                 if value or name == ROLES_HEADER
             ],
-            headers_to_remove=[carrier] if carrier and carrier[0] != "?" else [],
-            # A token from the query string ("?name") is not passed on either.
+            # Overwritten with what is kept of it, or removed; a token from the query string
+            # ("?name") is not passed on either.
+            headers_to_remove=[carrier] if carrier and carrier[0] != "?" and not kept else [],
             query_parameters_to_remove=[carrier[1:]] if carrier[:1] == "?" else [],
         ),
         dynamic_metadata=metadata,
@@ -111,6 +117,9 @@ INACTIVE_TOKEN = "inactive_token"  # noqa: S105 - a reason code, not a secret
 TOKEN_NOT_ACCEPTED = "token_not_accepted"  # noqa: S105
 INSUFFICIENT_SCOPE = "insufficient_scope"
 INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
+UNKNOWN_SESSION = "unknown_session"
+EXPIRED_SESSION = "expired_session"
+SESSION_STORE_UNAVAILABLE = "session_store_unavailable"
 
 REASONS: dict[str, tuple[int, str]] = {
     MISSING: (401, "a credential this route accepts is required"),
@@ -133,6 +142,9 @@ REASONS: dict[str, tuple[int, str]] = {
     INSUFFICIENT_SCOPE: (403, "the access token lacks a scope this gateway requires"),
     # The provider could not say: refused, and not the caller's fault.
     INTROSPECTION_UNAVAILABLE: (503, "the access token cannot be checked now; try again later"),
+    UNKNOWN_SESSION: (401, "the session is not valid (unknown, logged out or revoked)"),
+    EXPIRED_SESSION: (401, "the session has expired; log in again"),
+    SESSION_STORE_UNAVAILABLE: (503, "the session store does not answer; try again"),
 }
 
 

@@ -84,7 +84,7 @@ class AuthorizationServicer:
         if policy.owner is not None and not policy.owner.allows(identity, http.path):
             return self._deny(credential.kind, response.NOT_OWNER, policy.challenge)
         self._allowed[credential.kind].inc()
-        return response.admitted(identity, credential.carrier)
+        return response.admitted(identity, credential.carrier, credential.kept)
 
     def _deny(self, kind: str, reason: str, challenge: str) -> bytes:
         self._denied[kind, reason].inc()

@@ -5,6 +5,7 @@ from pydantic_settings import SettingsConfigDict
 
 from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
 from serviceprocess.settings import GRPC_PORT, HTTP_PORT, ServiceSettings
+from sessionstore.layout import DEFAULT_PREFIX, DEFAULT_URL
 
 
 class Settings(ServiceSettings):
@@ -41,6 +42,24 @@ class Settings(ServiceSettings):
         le=1_000_000,
         description="Client addresses followed at most per process (least recently denied "
         "ones are forgotten first): bounds the detector's memory.",
+    )
+    redis_url: str = Field(
+        default=DEFAULT_URL,
+        description="Redis of the server-side sessions: the control plane's "
+        "CHAOSGW_SESSIONS_REDIS_URL.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=0.1,
+        gt=0,
+        le=10,
+        description="How long a session check waits for Redis before refusing (503); below "
+        "Envoy's wait for the service, so the caller hears why.",
+    )
+    sessions_key_prefix: str = Field(
+        default=DEFAULT_PREFIX,
+        min_length=1,
+        validation_alias="CHAOSGW_SESSIONS_KEY_PREFIX",
+        description="Prefix of the sessions' Redis keys: the control plane's own.",
     )
 
     @field_validator("api_key_secret")

@@ -28,14 +28,17 @@ from controlplane.model.auth_api_keys import key_hasher
 from extauthz import events
 from extauthz.api_keys import ApiKeys, compile_keys
 from extauthz.credentials import Verifier
-from extauthz.identity import API_KEY, JWT, OAUTH2
+from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
 from extauthz.introspection import Introspection, compile_introspectors
 from extauthz.jwt_providers import compile_providers
 from extauthz.jwt_verifier import JwtVerifier
 from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
 from extauthz.servicer import AuthorizationServicer, add_to_server
+from extauthz.sessions import Sessions
 from extauthz.settings import Settings
 from serviceprocess.health import HealthApp, HealthServer
+from sessionstore.layout import Keys
+from sessionstore.store import SessionCheck, async_client
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +104,15 @@ async def serve(settings: Settings, index: int) -> None:
             introspection.replace,
         ),
     }
+    redis = async_client(settings.redis_url, settings.redis_timeout_seconds)
+    sessions = Sessions(SessionCheck(redis, Keys(settings.sessions_key_prefix)))
     server = grpc.aio.server()
-    verifiers: dict[str, Verifier] = {API_KEY: api_keys, JWT: tokens, OAUTH2: introspection}
+    verifiers: dict[str, Verifier] = {
+        API_KEY: api_keys,
+        JWT: tokens,
+        OAUTH2: introspection,
+        SESSION: sessions,
+    }
     add_to_server(AuthorizationServicer(policies, verifiers, tokens.locate), server)
     # The auth denials of every Envoy (their access logs), on the same port.
     detector = events.RepeatedFailures(
@@ -137,6 +147,7 @@ async def serve(settings: Settings, index: int) -> None:
             task.cancel()
         await server.stop(grace=1.0)
         await http.aclose()
+        await redis.aclose()
         log.info("extauthz process stopped", extra={"index": index})
 
 

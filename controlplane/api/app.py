@@ -23,9 +23,12 @@ from controlplane.api.roles.endpoints import router as roles_router
 from controlplane.api.routes.endpoints import router as routes_router
 from controlplane.api.security import AdminAuthMiddleware, bearer_scheme
 from controlplane.api.services.endpoints import router as services_router
+from controlplane.api.sessions.endpoints import router as sessions_router
 from controlplane.settings import Settings
 from controlplane.store import Database
 from controlplane.xds.nodes import NodeRegistry
+from sessionstore.layout import Keys
+from sessionstore.store import Sessions, sync_client
 
 __all__ = ["ConfigPublisher", "create_app"]
 
@@ -43,6 +46,9 @@ what each connected Envoy accepted or rejected.
   changes anything. Bodies are JSON (`Content-Type: application/json`) of at most
   {MAX_BODY_BYTES // 1024} KiB.
 """
+
+# How long an admin call waits for the sessions' Redis before answering 503.
+SESSIONS_TIMEOUT_SECONDS = 1.0
 
 TAGS = [
     {"name": "listeners", "description": "Where Envoy accepts client connections."},
@@ -72,6 +78,11 @@ TAGS = [
         "name": "api-keys",
         "description": "Keys for services and partners: shown once, stored as a keyed hash, "
         "checked by the auth service, revoked by deletion.",
+    },
+    {
+        "name": "sessions",
+        "description": "Server-side sessions for players (login, logout, ban): the id shown "
+        "once, held in Redis as a hash, checked by the auth service at every request.",
     },
     {"name": "nodes", "description": "Connected Envoys and their config status (read only)."},
     {"name": "ops", "description": "Liveness, readiness and metrics; no token needed."},
@@ -119,6 +130,12 @@ def create_app(
         roles_router,
         api_keys_router(ApiKeys(settings.api_key_secret.get_secret_value().encode())),
         introspectors_router,
+        sessions_router(
+            Sessions(
+                sync_client(settings.sessions_redis_url, SESSIONS_TIMEOUT_SECONDS),
+                Keys(settings.sessions_key_prefix),
+            )
+        ),
         nodes_router,
     )
     for router in domains:

@@ -1,8 +1,8 @@
 """Who may call a route: anybody, or callers with given credentials, roles and permissions.
 
-Envoy checks JWTs and roles by itself. The other credential kinds need the auth service: API
-keys and OAuth2 introspection are checked there; sessions can be named already, and a route
-that needs them is refused until the service checks them rather than served unprotected.
+Envoy checks JWTs and roles by itself when that is all a route asks. API keys, sessions, OAuth2
+introspection and owner rules need the auth service, which then checks every credential of the
+route, JWTs too.
 """
 
 from typing import Literal, Self
@@ -11,12 +11,11 @@ from pydantic import Field, model_validator
 
 from controlplane.model.auth_resource_rules import OwnerRule
 from controlplane.model.auth_roles import Permission
+from controlplane.model.auth_sessions import DEFAULT_COOKIE
 from controlplane.model.common import Name, Spec
 
 # Checked by the auth service (extauthz); "jwt" is checked by Envoy itself.
-SERVICE_CREDENTIALS = frozenset({"api_key", "oauth2_introspection"})
-# Not checked by any part of the gateway yet.
-NOT_YET_CHECKED = frozenset({"session"})
+SERVICE_CREDENTIALS = frozenset({"api_key", "session", "oauth2_introspection"})
 
 
 class JwtCredential(Spec):
@@ -27,9 +26,9 @@ class JwtCredential(Spec):
 
 
 class ServiceCredential(Spec):
-    """A credential only the auth service can check."""
+    """An API key (see the API keys resource), checked by the auth service."""
 
-    kind: Literal["api_key", "session"]
+    kind: Literal["api_key"]
 
 
 class IntrospectionCredential(Spec):
@@ -50,15 +49,29 @@ class IntrospectionCredential(Spec):
         return self
 
 
+class SessionCredential(Spec):
+    """A server-side session id (see the sessions API), in a cookie or the x-chaosgw-session
+    header."""
+
+    kind: Literal["session"] = "session"
+    cookie: str = Field(
+        default=DEFAULT_COOKIE,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$",
+        description="The cookie holding the session id; not passed on upstream.",
+    )
+
+
 class PublicAuth(Spec):
     type: Literal["public"] = "public"
 
 
 class AuthenticatedAuth(Spec):
     type: Literal["authenticated"] = "authenticated"
-    credentials: list[JwtCredential | ServiceCredential | IntrospectionCredential] = Field(
-        min_length=1, max_length=4
-    )
+    credentials: list[
+        JwtCredential | ServiceCredential | SessionCredential | IntrospectionCredential
+    ] = Field(min_length=1, max_length=4)
     roles_any_of: list[Name] = Field(
         default_factory=list, max_length=64, description="The caller holds one of these roles."
     )
@@ -107,6 +120,10 @@ class AuthenticatedAuth(Spec):
         credential of the route, JWTs too (Envoy's `jwt_authn` stays off: one token, one
         parse)."""
         return bool(self.service_credentials()) or self.owner is not None
+
+    def session_cookie(self) -> str:
+        """The cookie of the route's session credential; empty without one."""
+        return next((c.cookie for c in self.credentials if isinstance(c, SessionCredential)), "")
 
 
 RouteAuth = PublicAuth | AuthenticatedAuth

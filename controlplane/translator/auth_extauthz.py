@@ -32,6 +32,9 @@ API_KEY_HEADER = "x-api-key"
 # Where a key may also come: `Authorization: ApiKey <key>`.
 AUTHORIZATION_HEADER = "authorization"
 # Tokens read from a cookie (the check request carries the path, so its query string, anyway).
+# Where a session id comes: a header of this fixed name, or the route's cookie. Fixed, as the
+# listener's filter lists them: a route change never changes a listener.
+SESSION_HEADER = "x-chaosgw-session"
 COOKIE_HEADER = "cookie"
 # When the service fails or is too slow: the request is refused, and says it was not the caller.
 _STATUS_ON_ERROR = 503
@@ -63,7 +66,7 @@ def extauthz_filter(service: ExtAuthzService) -> Any:
         allowed_headers=string_pb2.ListStringMatcher(
             patterns=[
                 string_pb2.StringMatcher(exact=name)
-                for name in (API_KEY_HEADER, AUTHORIZATION_HEADER, COOKIE_HEADER)
+                for name in (API_KEY_HEADER, AUTHORIZATION_HEADER, SESSION_HEADER, COOKIE_HEADER)
             ]
         ),
     )

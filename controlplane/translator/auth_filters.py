@@ -48,7 +48,14 @@ PLAYER_ID_HEADER = "x-chaosgw-player-id"
 ROLES_HEADER = "x-chaosgw-roles"
 TIER_HEADER = "x-chaosgw-tier"
 API_KEY_ID_HEADER = "x-chaosgw-api-key-id"
-IDENTITY_HEADERS = (PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER, API_KEY_ID_HEADER)
+SESSION_ID_HEADER = "x-chaosgw-session-id"
+IDENTITY_HEADERS = (
+    PLAYER_ID_HEADER,
+    ROLES_HEADER,
+    TIER_HEADER,
+    API_KEY_ID_HEADER,
+    SESSION_ID_HEADER,
+)
 WWW_AUTHENTICATE = 'Bearer realm="chaosgw", error="invalid_token"'
 
 

@@ -16,6 +16,7 @@ from controlplane.translator.wire import serialize
 _KINDS = {
     "api_key": auth_pb2.RoutePolicy.API_KEY,
     "jwt": auth_pb2.RoutePolicy.JWT,
+    "session": auth_pb2.RoutePolicy.SESSION,
     "oauth2_introspection": auth_pb2.RoutePolicy.OAUTH2_INTROSPECTION,
 }
 
@@ -45,6 +46,7 @@ def route_policy_resources(state: GatewayState) -> list[Serialized]:
             required=[auth_pb2.RoleSet(roles=roles) for roles in required_role_sets(auth, context)],
             jwt_providers=auth.jwt_providers(),
             introspectors=auth.introspectors(),
+            session_cookie=auth.session_cookie(),
         )
         owner = owner_rule(route)
         if owner is not None:

@@ -17,7 +17,7 @@ from controlplane.devstack import (
     SHELL_VARIABLE,
     DevPorts,
 )
-from tests.integration.harness import ManagedProcess, port_accepts, wait_until
+from tests.integration.harness import ManagedProcess, port_accepts, wait_for_response, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +97,16 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
         assert codes == [200] * PLAYER_LIMIT + [429] * (11 - PLAYER_LIMIT)
         assert answers[0].headers["x-upstream"] == "players"
         assert answers[0].json()["headers"]["x-chaosgw-player-id"] == "player-7"
+
+        # A session made through the admin API opens /account: both sides use the stack's Redis.
+        admin = f"http://127.0.0.1:{ports.admin}/api/v1/sessions"
+        session = httpx.post(admin, json={"player_id": "player-7"}, timeout=5).json()
+        account = f"http://127.0.0.1:{ports.gateway}/account"
+        cookie = {"cookie": f"chaosgw_session={session['session_id']}"}
+        with httpx.Client(timeout=5) as client:
+            opened = wait_for_response(client, account, headers=cookie, timeout=10)
+            assert client.get(account).status_code == 401
+        assert opened.json()["headers"]["x-chaosgw-player-id"] == "player-7"
 
         started = descendants(stack.pid)
         # Redis, the control plane, 3 upstreams, the rate-limit and auth launchers, Envoy, and

@@ -6,7 +6,6 @@ from sqlalchemy.orm import Session
 from controlplane.api.errors import ApiError, ErrorDetail
 from controlplane.model import AuthenticatedAuth, RouteSpec
 from controlplane.model.auth_route import (
-    NOT_YET_CHECKED,
     SERVICE_CREDENTIALS,
     IntrospectionCredential,
     JwtCredential,
@@ -20,20 +19,15 @@ class NotAvailable(ApiError):
 
 
 def check_available(spec: RouteSpec, auth_service: bool) -> None:
-    """422 when the route needs what the gateway cannot check: a credential kind no part of it
-    checks yet, or API keys or an owner rule without an auth service."""
+    """422 when the route needs what the gateway cannot check: a credential kind or an owner
+    rule that only the auth service checks, and no auth service is configured."""
     auth = spec.auth
     if not isinstance(auth, AuthenticatedAuth):
         return
     details = []
     for index, credential in enumerate(auth.credentials):
         field = f"auth.credentials[{index}].kind"
-        if credential.kind in NOT_YET_CHECKED:
-            message = (
-                f"{credential.kind!r} credentials are not checked by the gateway yet; "
-                "'jwt', 'api_key' and 'oauth2_introspection' can be required"
-            )
-        elif credential.kind in SERVICE_CREDENTIALS and not auth_service:
+        if credential.kind in SERVICE_CREDENTIALS and not auth_service:
             message = (
                 f"{credential.kind!r} credentials need the auth service, and none is configured "
                 "(CHAOSGW_EXTAUTHZ_ENDPOINTS is empty)"

@@ -1,10 +1,12 @@
 """Admin API fixtures: an app on a fresh test database, and what it told the publisher."""
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
@@ -45,8 +47,24 @@ Mode = Literal["development", "production"]
 
 
 @pytest.fixture
+def sessions_prefix() -> Iterator[str]:
+    """Redis keys of this test's sessions (the shared Redis at 127.0.0.1:6379), removed after."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    yield prefix
+    client = redis.Redis(socket_timeout=2.0)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    except redis.ConnectionError:
+        pass  # no Redis: the tests that needed it failed already
+    finally:
+        client.close()
+
+
+@pytest.fixture
 def make_client(
-    database: Database, publisher: RecordingPublisher, nodes: NodeRegistry
+    database: Database, publisher: RecordingPublisher, nodes: NodeRegistry, sessions_prefix: str
 ) -> Iterator[ClientFactory]:
     """Build a client for an app with the given mode and token."""
     clients: list[TestClient] = []
@@ -66,6 +84,7 @@ def make_client(
                 "extauthz_endpoints": list(extauthz_endpoints),
                 # The variable's name: the field reads CHAOSGW_API_KEY_SECRET, unprefixed.
                 "CHAOSGW_API_KEY_SECRET": API_KEY_SECRET,
+                "sessions_key_prefix": sessions_prefix,
             }
         )
         client = TestClient(create_app(settings, database, publisher, nodes), headers=headers)
