@@ -79,4 +79,4 @@ def _session(headers: Mapping[str, str], cookie: str) -> Presented | None:
             others.append(pair.strip())
     if not found:
         return None
-    return Presented(SESSION, found, COOKIE_HEADER, "; ".join(others))
+    return Presented(SESSION, found, COOKIE_HEADER, kept="; ".join(others))

@@ -6,7 +6,7 @@ first time it is needed and kept on the identity, so an identity that is itself 
 key's, a cached token's) costs no protobuf work on later requests.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 # Credential kinds: the route spec's names, the metrics' `kind` label.
 API_KEY = "api_key"
@@ -36,6 +36,7 @@ class Presented:
     # The request header that carried it: removed before the request goes upstream ("?name": a
     # query parameter, removed too; "": kept, as a cookie is).
     carrier: str
+    _: KW_ONLY
     # Where it came from: "header", "cookie:<name>" or "query:<name>" (a JWT provider reads
     # tokens from some of them only).
     source: str = "header"
