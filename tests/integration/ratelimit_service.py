@@ -57,6 +57,10 @@ class RateLimitedControlPlane(ControlPlane):
             **super().env(),
             "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(self.endpoints),
             "CHAOSGW_RATELIMIT_FAILURE_MODE_DENY": str(self.failure_mode_deny).lower(),
+            # Envoy's wait for a decision: the default 0.1 s leaves a service on a machine busy
+            # with the rest of the suite too little room; the service's own Redis timeout
+            # (50 ms) still decides every Redis failure, as the failure-mode test checks.
+            "CHAOSGW_RATELIMIT_TIMEOUT_SECONDS": "0.5",
         }
 
 
