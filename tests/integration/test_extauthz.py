@@ -4,6 +4,8 @@ processes, checked by the real Envoy's `ext_authz` on the routes that require th
 One control plane, one Envoy, one launcher of two auth service processes for the module; the
 last test kills the service, so it runs last."""
 
+import os
+import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,11 +20,14 @@ from sqlalchemy import create_engine, text
 from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import LOCALHOST, AdminClient, wait_for_response
+from tests.integration.stack import received
 
 pytestmark = pytest.mark.integration
 
 PROCESSES = 2
 CHECK = "/envoy.service.auth.v3.Authorization/Check"
+# Envoy's count of the checks that failed (no answer in time, or none at all).
+_EXTAUTHZ_ERRORS = r"^http\.public\.ext_authz\.error$"
 
 
 def _declare(admin: AdminClient) -> None:
@@ -179,6 +184,46 @@ async def test_a_garbage_check_request_is_refused_and_the_service_keeps_serving(
                 await check(valid.SerializeToString(), timeout=2.0)
             )
             assert answer.denied_response.status.code == 401
+
+
+def test_a_frozen_auth_service_is_a_503_never_an_admission_and_admits_once_resumed(
+    gateway: AuthGateway,
+) -> None:
+    key = gateway.new_key("while-frozen")
+    for _ in range(2 * PROCESSES):
+        wait_for_response(
+            gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key}
+        )
+    upstream = gateway.upstreams[UPSTREAM]
+    workers = gateway.workers()
+    assert len(workers) == PROCESSES
+
+    reached = received(upstream)
+    errors = sum(gateway.envoy.stats(_EXTAUTHZ_ERRORS).values())
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Every check times out (Envoy waits 0.2 s): refused, whichever process it goes to.
+        statuses = [gateway.get("/stats", key).status_code for _ in range(2 * PROCESSES + 2)]
+        assert statuses == [503] * len(statuses)
+        assert received(upstream) == reached
+        assert sum(gateway.envoy.stats(_EXTAUTHZ_ERRORS).values()) - errors == len(statuses)
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+
+    # Resumed, the same processes admit again (requests alternate: both of them).
+    for _ in range(2 * PROCESSES):
+        admitted = wait_for_response(
+            gateway.http,
+            gateway.url("/stats"),
+            status=200,
+            headers={"x-api-key": key},
+            timeout=10.0,
+            alive=[gateway.extauthz],
+        )
+        assert _headers_seen(admitted)["x-chaosgw-api-key-id"] == "while-frozen"
+    assert gateway.workers() == workers
 
 
 def test_without_the_auth_service_protected_routes_refuse_and_public_ones_serve(
