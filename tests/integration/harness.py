@@ -127,6 +127,12 @@ def consecutive_ports(count: int) -> int:
             return first
 
 
+def child_pids(process: "ManagedProcess") -> list[int]:
+    """Process ids of the children of `process` (a launcher's service processes)."""
+    pid = process.pid
+    return sorted(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+
+
 def port_accepts(port: int, host: str = LOCALHOST) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):

@@ -8,7 +8,6 @@ plane over ADS.
 
 import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from tests.integration.harness import (
     ControlPlane,
     ManagedProcess,
     ProcessGroup,
+    child_pids,
     free_port,
     port_accepts,
     wait_until,
@@ -158,8 +158,7 @@ class RateLimitService:
     def workers(self) -> list[int]:
         """Process ids of the service processes the launcher runs."""
         assert self.process is not None
-        pid = self.process.pid
-        return sorted(int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split())
+        return child_pids(self.process)
 
     def decisions(self, policy: str, outcome: str) -> float:
         """Descriptors decided with `outcome` for `policy`, summed over every process."""

@@ -7,31 +7,19 @@ for the detector, and one Envoy worker, so one access log stream to one process,
 """
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.integration.auth_gateway import AuthGateway, OnAuthGateway, auth_gateway
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import (
-    CHAOSGW,
     LOCALHOST,
-    ControlPlane,
-    Envoy,
-    ManagedProcess,
-    ProcessGroup,
-    Upstream,
-    consecutive_ports,
-    free_port,
-    listener_spec,
-    port_accepts,
-    scratch_database,
-    service_spec,
+    AdminClient,
     wait_for_response,
     wait_until,
 )
@@ -39,7 +27,6 @@ from tests.support.jwt_issuer import SigningKey, claims_for
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-test-api-key-secret-0123456789"
 PROCESSES = 2
 THRESHOLD = 8
 ISSUER = "https://id.events.example"
@@ -49,30 +36,10 @@ EVENT = "security event: repeated auth failures"
 _ENVOY_DENIALS = r"^http\.public\.(jwt_authn\.denied|rbac\.denied|ext_authz\.(denied|error))$"
 
 
-class _AuthControlPlane(ControlPlane):
-    def __init__(self, processes: ProcessGroup, database_url: str, extauthz: str) -> None:
-        super().__init__(processes, database_url)
-        self.extauthz = extauthz
-
-    def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "CHAOSGW_EXTAUTHZ_ENDPOINTS": self.extauthz,
-            "CHAOSGW_API_KEY_SECRET": SECRET,
-        }
-
-
 @dataclass
-class Events:
-    plane: ControlPlane
-    envoy: Envoy
-    extauthz: ManagedProcess
-    http_port: int
-    port: int
+class Events(OnAuthGateway):
+    auth: AuthGateway
     key: SigningKey
-
-    def url(self, path: str) -> str:
-        return f"http://{LOCALHOST}:{self.port}{path}"
 
     def client(self, source: str) -> httpx.Client:
         """A client whose requests come from `source` (a loopback address), one connection."""
@@ -85,17 +52,15 @@ class Events:
         return self.key.sign(claims)
 
     def new_key(self, name: str) -> str:
-        body = {"name": name, "owner": "Acme Partners"}
-        response = self.plane.admin.request("POST", "/api/v1/api-keys", json=body)
-        assert response.status_code == 201, response.text
-        key: str = response.json()["key"]
-        return key
+        return self.auth.new_key(name)
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Every chaosgw_auth_* sample, summed over the processes."""
         total: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         for n in range(PROCESSES):
-            text = httpx.get(f"http://{LOCALHOST}:{self.http_port + n}/metrics", timeout=2.0).text
+            text = httpx.get(
+                f"http://{LOCALHOST}:{self.auth.http_port + n}/metrics", timeout=2.0
+            ).text
             for family in text_string_to_metric_families(text):
                 for sample in family.samples:
                     if sample.name.startswith("chaosgw_auth_") and sample.name.endswith("_total"):
@@ -151,92 +116,53 @@ class Events:
         assert self.received() == expected
 
 
+def _declare(admin: AdminClient, key: SigningKey) -> None:
+    admin.create("roles", {"name": "player", "permissions": ["play"]})
+    admin.create("roles", {"name": "admin", "permissions": ["administer"]})
+    admin.create(
+        "jwt-providers",
+        {
+            "name": "idp",
+            "issuer": ISSUER,
+            "audiences": [AUDIENCE],
+            "algorithms": ["RS256"],
+            "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
+        },
+    )
+    jwt = {"type": "authenticated", "credentials": [{"kind": "jwt", "providers": ["idp"]}]}
+    api_key = {"type": "authenticated", "credentials": [{"kind": "api_key"}]}
+    admin.create("routes", _route("ev-jwt", "/ev/jwt", "events-ok", jwt))
+    admin.create(
+        "routes",
+        _route("ev-admin", "/ev/admin", "events-ok", jwt, permissions_any_of=["administer"]),
+    )
+    admin.create("routes", _route("ev-key", "/ev/key", "events-ok", api_key))
+    admin.create("routes", _route("ev-public", "/ev/public", "events-ok", None))
+    admin.create("routes", _route("ev-upstream-401", "/ev/upstream", "events-401", None))
+
+
 @pytest.fixture(scope="module")
 def events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Events]:
-    tmp = tmp_path_factory.mktemp("auth-events")
-    (tmp / "logs").mkdir()
-    processes = ProcessGroup(tmp / "logs")
-    grpc_port, http_port = consecutive_ports(PROCESSES), consecutive_ports(PROCESSES)
-    endpoints = ",".join(f"{LOCALHOST}:{grpc_port + n}" for n in range(PROCESSES))
     key = SigningKey("k1")
-    try:
-        with scratch_database(os.environ.get("DATABASE_URL", ""), tmp) as url:
-            plane = _AuthControlPlane(processes, url, endpoints).start()
-            env = {k: v for k, v in plane.env().items() if not k.startswith("CHAOSGW_")}
-            env.update(
-                CHAOSGW_API_KEY_SECRET=SECRET,
-                CHAOSGW_EXTAUTHZ_PROCESSES=str(PROCESSES),
-                CHAOSGW_EXTAUTHZ_GRPC_PORT=str(grpc_port),
-                CHAOSGW_EXTAUTHZ_HTTP_PORT=str(http_port),
-                CHAOSGW_EXTAUTHZ_XDS_ADDRESS=plane.xds_address,
-                CHAOSGW_EXTAUTHZ_NODE_ID="extauthz-events",
-                CHAOSGW_EXTAUTHZ_SECURITY_EVENT_THRESHOLD=str(THRESHOLD),
-                CHAOSGW_EXTAUTHZ_SECURITY_EVENT_WINDOW_SECONDS="120",
-            )
-            extauthz = processes.spawn("extauthz", [CHAOSGW, "extauthz"], env=env)
-            ok = Upstream(processes, "events-ok", free_port(), LOCALHOST)
-            refusing = Upstream(processes, "events-401", free_port(), LOCALHOST)
-            for upstream in (ok, refusing):
-                upstream.wait_serving()
-            # The upstream itself answers 401 from now on: not the gateway's denial.
-            httpx.put(f"{refusing.url}/_upstream", json={"status": 401}).raise_for_status()
-            port = free_port()
-            admin = plane.admin
-            admin.create("listeners", listener_spec("public", port))
-            admin.create("services", service_spec("events-ok", ok.port))
-            admin.create("services", service_spec("events-401", refusing.port))
-            admin.create("roles", {"name": "player", "permissions": ["play"]})
-            admin.create("roles", {"name": "admin", "permissions": ["administer"]})
-            admin.create(
-                "jwt-providers",
-                {
-                    "name": "idp",
-                    "issuer": ISSUER,
-                    "audiences": [AUDIENCE],
-                    "algorithms": ["RS256"],
-                    "jwks": {"type": "inline", "document": {"keys": [key.jwk()]}},
-                },
-            )
-            jwt = {"type": "authenticated", "credentials": [{"kind": "jwt", "providers": ["idp"]}]}
-            api_key = {"type": "authenticated", "credentials": [{"kind": "api_key"}]}
-            admin.create("routes", _route("ev-jwt", "/ev/jwt", "events-ok", jwt))
-            admin.create(
-                "routes",
-                _route(
-                    "ev-admin", "/ev/admin", "events-ok", jwt, permissions_any_of=["administer"]
-                ),
-            )
-            admin.create("routes", _route("ev-key", "/ev/key", "events-ok", api_key))
-            admin.create("routes", _route("ev-public", "/ev/public", "events-ok", None))
-            admin.create("routes", _route("ev-upstream-401", "/ev/upstream", "events-401", None))
-            proxy = Envoy(processes, plane.xds_address)
-            proxy.wait_live()
-            wait_until(
-                lambda: port_accepts(port),
-                timeout=10.0,
-                description="Envoy listener 'public'",
-                alive=[proxy.process],
-            )
-            for n in range(PROCESSES):
-                wait_until(
-                    partial(_answers_ok, f"http://{LOCALHOST}:{http_port + n}/readyz"),
-                    timeout=20.0,
-                    description=f"extauthz process {n} ready",
-                    ignore=(httpx.TransportError,),
-                    alive=[extauthz],
-                )
-            yield Events(plane, proxy, extauthz, http_port, port, key)
-    finally:
-        processes.stop_all()
+    with auth_gateway(
+        tmp_path_factory.mktemp("auth-events"),
+        processes=PROCESSES,
+        service_env={
+            "CHAOSGW_EXTAUTHZ_SECURITY_EVENT_THRESHOLD": str(THRESHOLD),
+            "CHAOSGW_EXTAUTHZ_SECURITY_EVENT_WINDOW_SECONDS": "120",
+        },
+        declare=lambda admin: _declare(admin, key),
+        upstreams=["events-ok", "events-401"],
+    ) as auth:
+        # The upstream itself answers 401 from now on: not the gateway's denial.
+        refusing = auth.upstreams["events-401"]
+        httpx.put(f"{refusing.url}/_upstream", json={"status": 401}).raise_for_status()
+        yield Events(auth, key)
 
 
 @pytest.fixture(autouse=True)
 def show_logs(request: pytest.FixtureRequest, events: Events) -> None:
     request.node.stash[_PROCESSES] = events.plane.processes
-
-
-def _answers_ok(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
 
 
 def _route(

@@ -5,11 +5,10 @@ One control plane, one Envoy, one launcher of two auth service processes for the
 last test kills the service, so it runs last."""
 
 import os
+import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 import grpc
@@ -18,131 +17,36 @@ import pytest
 from envoy.service.auth.v3 import external_auth_pb2
 from sqlalchemy import create_engine, text
 
+from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
 from tests.integration.conftest import _PROCESSES
-from tests.integration.harness import (
-    CHAOSGW,
-    LOCALHOST,
-    ControlPlane,
-    Envoy,
-    ManagedProcess,
-    ProcessGroup,
-    Upstream,
-    consecutive_ports,
-    free_port,
-    listener_spec,
-    port_accepts,
-    scratch_database,
-    service_spec,
-    wait_for_response,
-    wait_until,
-)
+from tests.integration.harness import LOCALHOST, AdminClient, wait_for_response
+from tests.integration.stack import received
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-test-api-key-secret-0123456789"
 PROCESSES = 2
 CHECK = "/envoy.service.auth.v3.Authorization/Check"
+# Envoy's count of the checks that failed (no answer in time, or none at all).
+_EXTAUTHZ_ERRORS = r"^http\.public\.ext_authz\.error$"
 
 
-class _AuthControlPlane(ControlPlane):
-    def __init__(self, processes: ProcessGroup, database_url: str, extauthz: str) -> None:
-        super().__init__(processes, database_url)
-        self.extauthz = extauthz
-
-    def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "CHAOSGW_EXTAUTHZ_ENDPOINTS": self.extauthz,
-            "CHAOSGW_API_KEY_SECRET": SECRET,
-        }
-
-
-@dataclass
-class Gateway:
-    plane: ControlPlane
-    envoy: Envoy
-    extauthz: ManagedProcess
-    grpc_port: int
-    port: int
-    database_url: str
-    http: httpx.Client
-
-    def url(self, path: str) -> str:
-        return f"http://{LOCALHOST}:{self.port}{path}"
-
-    def get(self, path: str, key: str | None = None, **headers: str) -> httpx.Response:
-        if key is not None:
-            headers["x-api-key"] = key
-        return self.http.get(self.url(path), headers=headers, timeout=2.0)
-
-    def new_key(self, name: str, **fields: Any) -> str:
-        body = {"name": name, "owner": "Acme Partners", **fields}
-        response = self.plane.admin.request("POST", "/api/v1/api-keys", json=body)
-        assert response.status_code == 201, response.text
-        key: str = response.json()["key"]
-        return key
+def _declare(admin: AdminClient) -> None:
+    admin.create("roles", {"name": "partner", "permissions": ["orders.read"]})
+    admin.create("routes", _route("orders", "/orders", permissions_any_of=["orders.read"]))
+    admin.create("routes", _route("stats", "/stats"))
+    admin.create("routes", _route("public", "/public", auth=None))
 
 
 @pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthGateway]:
     tmp = tmp_path_factory.mktemp("extauthz")
-    (tmp / "logs").mkdir()
-    processes = ProcessGroup(tmp / "logs")
-    grpc_port, http_port = consecutive_ports(PROCESSES), consecutive_ports(PROCESSES)
-    endpoints = ",".join(f"{LOCALHOST}:{grpc_port + n}" for n in range(PROCESSES))
-    try:
-        with scratch_database(os.environ.get("DATABASE_URL", ""), tmp) as url:
-            plane = _AuthControlPlane(processes, url, endpoints).start()
-            env = {k: v for k, v in plane.env().items() if not k.startswith("CHAOSGW_")}
-            env.update(
-                CHAOSGW_API_KEY_SECRET=SECRET,
-                CHAOSGW_EXTAUTHZ_PROCESSES=str(PROCESSES),
-                CHAOSGW_EXTAUTHZ_GRPC_PORT=str(grpc_port),
-                CHAOSGW_EXTAUTHZ_HTTP_PORT=str(http_port),
-                CHAOSGW_EXTAUTHZ_XDS_ADDRESS=plane.xds_address,
-                CHAOSGW_EXTAUTHZ_NODE_ID="extauthz-test",
-            )
-            extauthz = processes.spawn("extauthz", [CHAOSGW, "extauthz"], env=env)
-            upstream = Upstream(processes, "partners", free_port(), LOCALHOST)
-            upstream.wait_serving()
-            port = free_port()
-            admin = plane.admin
-            admin.create("listeners", listener_spec("public", port))
-            admin.create("services", service_spec("partners", upstream.port))
-            admin.create("roles", {"name": "partner", "permissions": ["orders.read"]})
-            admin.create("routes", _route("orders", "/orders", permissions_any_of=["orders.read"]))
-            admin.create("routes", _route("stats", "/stats"))
-            admin.create("routes", _route("public", "/public", auth=None))
-            proxy = Envoy(processes, plane.xds_address)
-            proxy.wait_live()
-            wait_until(
-                lambda: port_accepts(port),
-                timeout=10.0,
-                description="Envoy listener 'public'",
-                alive=[proxy.process],
-            )
-            for n in range(PROCESSES):
-                ready = f"http://{LOCALHOST}:{http_port + n}/readyz"
-                wait_until(
-                    partial(_answers_ok, ready),
-                    timeout=20.0,
-                    description=f"extauthz process {n} ready",
-                    ignore=(httpx.TransportError,),
-                    alive=[extauthz],
-                )
-            with httpx.Client() as http:
-                yield Gateway(plane, proxy, extauthz, grpc_port, port, url, http)
-    finally:
-        processes.stop_all()
+    with auth_gateway(tmp, processes=PROCESSES, declare=_declare) as gateway:
+        yield gateway
 
 
 @pytest.fixture(autouse=True)
-def show_logs(request: pytest.FixtureRequest, gateway: Gateway) -> None:
+def show_logs(request: pytest.FixtureRequest, gateway: AuthGateway) -> None:
     request.node.stash[_PROCESSES] = gateway.plane.processes
-
-
-def _answers_ok(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
 
 
 def _route(name: str, prefix: str, auth: Any = "api_key", **terms: Any) -> dict[str, Any]:
@@ -150,7 +54,7 @@ def _route(name: str, prefix: str, auth: Any = "api_key", **terms: Any) -> dict[
         "name": name,
         "listener": "public",
         "match": {"path": {"type": "prefix", "value": prefix}},
-        "action": {"type": "forward", "backends": [{"service": "partners"}]},
+        "action": {"type": "forward", "backends": [{"service": UPSTREAM}]},
     }
     if auth is not None:
         spec["auth"] = {"type": "authenticated", "credentials": [{"kind": auth}], **terms}
@@ -170,7 +74,7 @@ def _refused(response: httpx.Response, status: int, code: str) -> None:
 
 
 def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(
-    gateway: Gateway,
+    gateway: AuthGateway,
 ) -> None:
     key = gateway.new_key("acme", roles=["partner"], tier="gold")
     # The key, pushed to every auth process, works on both of them (requests alternate).
@@ -196,7 +100,7 @@ def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(
 
 
 def test_no_key_or_a_wrong_one_is_401_and_a_forged_identity_never_passes(
-    gateway: Gateway,
+    gateway: AuthGateway,
 ) -> None:
     key = gateway.new_key("wrong-key-case", roles=["partner"])
     wait_for_response(gateway.http, gateway.url("/orders"), status=200, headers={"x-api-key": key})
@@ -210,7 +114,7 @@ def test_no_key_or_a_wrong_one_is_401_and_a_forged_identity_never_passes(
     assert not {"x-chaosgw-api-key-id", "x-chaosgw-roles"} & _headers_seen(public).keys()
 
 
-def test_the_response_shows_the_key_once_and_the_store_never(gateway: Gateway) -> None:
+def test_the_response_shows_the_key_once_and_the_store_never(gateway: AuthGateway) -> None:
     key = gateway.new_key("shown-once", roles=["partner"])
     admin = gateway.plane.admin
     shown = [admin.request("GET", f"/api/v1/api-keys{path}").text for path in ("", "/shown-once")]
@@ -227,14 +131,14 @@ def test_the_response_shows_the_key_once_and_the_store_never(gateway: Gateway) -
     assert all(key[4:] not in row for row in stored)
 
 
-def test_a_key_without_the_routes_role_is_403(gateway: Gateway) -> None:
+def test_a_key_without_the_routes_role_is_403(gateway: AuthGateway) -> None:
     key = gateway.new_key("reader", roles=[])
     wait_for_response(gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key})
 
     _refused(gateway.get("/orders", key), 403, "missing_role")
 
 
-def test_a_key_is_refused_once_it_expires(gateway: Gateway) -> None:
+def test_a_key_is_refused_once_it_expires(gateway: AuthGateway) -> None:
     expires = datetime.now(UTC) + timedelta(seconds=2)
     key = gateway.new_key("short-lived", expires_at=expires.isoformat())
     wait_for_response(gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key})
@@ -248,7 +152,7 @@ def test_a_key_is_refused_once_it_expires(gateway: Gateway) -> None:
     _refused(gateway.get("/stats", already), 401, "expired_key")
 
 
-def test_a_revoked_key_is_refused_through_envoy_within_a_second(gateway: Gateway) -> None:
+def test_a_revoked_key_is_refused_through_envoy_within_a_second(gateway: AuthGateway) -> None:
     key = gateway.new_key("revoked")
     wait_for_response(gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key})
 
@@ -266,7 +170,7 @@ def test_a_revoked_key_is_refused_through_envoy_within_a_second(gateway: Gateway
 
 
 async def test_a_garbage_check_request_is_refused_and_the_service_keeps_serving(
-    gateway: Gateway,
+    gateway: AuthGateway,
 ) -> None:
     valid = external_auth_pb2.CheckRequest()
     valid.attributes.context_extensions["route"] = "stats"
@@ -282,8 +186,48 @@ async def test_a_garbage_check_request_is_refused_and_the_service_keeps_serving(
             assert answer.denied_response.status.code == 401
 
 
+def test_a_frozen_auth_service_is_a_503_never_an_admission_and_admits_once_resumed(
+    gateway: AuthGateway,
+) -> None:
+    key = gateway.new_key("while-frozen")
+    for _ in range(2 * PROCESSES):
+        wait_for_response(
+            gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key}
+        )
+    upstream = gateway.upstreams[UPSTREAM]
+    workers = gateway.workers()
+    assert len(workers) == PROCESSES
+
+    reached = received(upstream)
+    errors = sum(gateway.envoy.stats(_EXTAUTHZ_ERRORS).values())
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        # Every check times out (Envoy waits 0.2 s): refused, whichever process it goes to.
+        statuses = [gateway.get("/stats", key).status_code for _ in range(2 * PROCESSES + 2)]
+        assert statuses == [503] * len(statuses)
+        assert received(upstream) == reached
+        assert sum(gateway.envoy.stats(_EXTAUTHZ_ERRORS).values()) - errors == len(statuses)
+    finally:
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
+
+    # Resumed, the same processes admit again (requests alternate: both of them).
+    for _ in range(2 * PROCESSES):
+        admitted = wait_for_response(
+            gateway.http,
+            gateway.url("/stats"),
+            status=200,
+            headers={"x-api-key": key},
+            timeout=10.0,
+            alive=[gateway.extauthz],
+        )
+        assert _headers_seen(admitted)["x-chaosgw-api-key-id"] == "while-frozen"
+    assert gateway.workers() == workers
+
+
 def test_without_the_auth_service_protected_routes_refuse_and_public_ones_serve(
-    gateway: Gateway,
+    gateway: AuthGateway,
 ) -> None:
     key = gateway.new_key("while-down")
     wait_for_response(gateway.http, gateway.url("/stats"), status=200, headers={"x-api-key": key})

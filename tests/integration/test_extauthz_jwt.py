@@ -5,39 +5,22 @@ keys, JWT-or-API-key) go to real `extauthz` processes, which verify the JWTs the
 One control plane, one Envoy, two auth service processes and one identity provider (a JWKS
 server whose keys the rotation test changes) for the module."""
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.integration.auth_gateway import AuthGateway, OnAuthGateway, auth_gateway
 from tests.integration.conftest import _PROCESSES
-from tests.integration.harness import (
-    CHAOSGW,
-    LOCALHOST,
-    ControlPlane,
-    Envoy,
-    ManagedProcess,
-    ProcessGroup,
-    Upstream,
-    consecutive_ports,
-    free_port,
-    listener_spec,
-    port_accepts,
-    scratch_database,
-    service_spec,
-    wait_for_response,
-    wait_until,
-)
+from tests.integration.harness import AdminClient, wait_for_response
 from tests.support.jwt_issuer import JwksServer, SigningKey, claims_for, tampered
 
 pytestmark = pytest.mark.integration
 
-SECRET = "integration-test-api-key-secret-0123456789"
 PROCESSES = 2
+UPSTREAM = "game"
 AUDIENCE = "chaos-world"
 COOKIE = "chaos_token"
 ROLES = {
@@ -92,31 +75,12 @@ SUBJECTS = {"player-a": "p-a", "player-b": "p-b", "gm": "g-1", "admin": "ad-1"}
 CALLER_ROLES = {"player-a": "player", "player-b": "player", "gm": "gm", "admin": "admin"}
 
 
-class _AuthControlPlane(ControlPlane):
-    def __init__(self, processes: ProcessGroup, database_url: str, extauthz: str) -> None:
-        super().__init__(processes, database_url)
-        self.extauthz = extauthz
-
-    def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "CHAOSGW_EXTAUTHZ_ENDPOINTS": self.extauthz,
-            "CHAOSGW_API_KEY_SECRET": SECRET,
-        }
-
-
 @dataclass
-class Gateway:
-    plane: ControlPlane
-    extauthz: ManagedProcess
+class Gateway(OnAuthGateway):
+    auth: AuthGateway
     idp: JwksServer
     key: SigningKey
-    port: int
     partner_key: str
-    http: httpx.Client
-
-    def url(self, path: str) -> str:
-        return f"http://{LOCALHOST}:{self.port}{path}"
 
     def token(self, subject: str, *roles: str, key: SigningKey | None = None) -> str:
         claims = claims_for(self.idp.issuer, AUDIENCE, subject, roles=[*roles])
@@ -131,103 +95,65 @@ class Gateway:
         return self.http.request(method, self.url(path), headers=headers, timeout=2.0)
 
 
+def _declare(admin: AdminClient, idp: JwksServer, made: dict[str, str]) -> None:
+    for role, permissions in ROLES.items():
+        admin.create("roles", {"name": role, "permissions": permissions})
+    admin.create(
+        "jwt-providers",
+        {
+            "name": "idp",
+            "issuer": idp.issuer,
+            "audiences": [AUDIENCE],
+            "algorithms": ["RS256"],
+            # The control plane refreshes rarely: a rotation reaching the service sooner is the
+            # service's own refetch.
+            "jwks": {"type": "remote", "uri": idp.jwks_url, "refresh_seconds": 3600},
+            "token_sources": {"cookies": [COOKIE]},
+        },
+    )
+    for name, (path, credentials, terms) in ROUTES.items():
+        admin.create("routes", _route(name, path, credentials, **terms))
+    # Made with the routes, so the readiness waits cover it too.
+    made["partner_key"] = admin.create(
+        "api-keys", {"name": "acme", "owner": "Acme", "roles": ["partner"]}
+    )["key"]
+
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("extauthz-jwt")
-    (tmp / "logs").mkdir()
-    processes = ProcessGroup(tmp / "logs")
-    grpc_port, http_port = consecutive_ports(PROCESSES), consecutive_ports(PROCESSES)
-    endpoints = ",".join(f"{LOCALHOST}:{grpc_port + n}" for n in range(PROCESSES))
     key = SigningKey("k1")
-    try:
-        with (
-            JwksServer(key).running() as idp,
-            scratch_database(os.environ.get("DATABASE_URL", ""), tmp) as url,
-        ):
-            plane = _AuthControlPlane(processes, url, endpoints).start()
-            env = {k: v for k, v in plane.env().items() if not k.startswith("CHAOSGW_")}
-            env.update(
-                CHAOSGW_API_KEY_SECRET=SECRET,
-                CHAOSGW_EXTAUTHZ_PROCESSES=str(PROCESSES),
-                CHAOSGW_EXTAUTHZ_GRPC_PORT=str(grpc_port),
-                CHAOSGW_EXTAUTHZ_HTTP_PORT=str(http_port),
-                CHAOSGW_EXTAUTHZ_XDS_ADDRESS=plane.xds_address,
-                CHAOSGW_EXTAUTHZ_NODE_ID="extauthz-jwt-test",
+    made: dict[str, str] = {}
+    with (
+        JwksServer(key).running() as idp,
+        auth_gateway(
+            tmp,
+            processes=PROCESSES,
+            declare=lambda admin: _declare(admin, idp, made),
+            upstreams=[UPSTREAM],
+        ) as auth,
+    ):
+        gateway = Gateway(auth, idp, key, made["partner_key"])
+        # Every route is served, by both auth processes (checks alternate).
+        for _ in range(2 * PROCESSES):
+            wait_for_response(
+                auth.http,
+                auth.url("/svc/me"),
+                headers={"authorization": f"Bearer {gateway.token('p-a')}"},
+                alive=[auth.extauthz, auth.envoy.process],
             )
-            extauthz = processes.spawn("extauthz", [CHAOSGW, "extauthz"], env=env)
-            upstream = Upstream(processes, "game", free_port(), LOCALHOST)
-            upstream.wait_serving()
-            port = free_port()
-            admin = plane.admin
-            admin.create("listeners", listener_spec("public", port))
-            admin.create("services", service_spec("game", upstream.port))
-            for role, permissions in ROLES.items():
-                admin.create("roles", {"name": role, "permissions": permissions})
-            admin.create(
-                "jwt-providers",
-                {
-                    "name": "idp",
-                    "issuer": idp.issuer,
-                    "audiences": [AUDIENCE],
-                    "algorithms": ["RS256"],
-                    # The control plane refreshes rarely: a rotation reaching the service
-                    # sooner is the service's own refetch.
-                    "jwks": {"type": "remote", "uri": idp.jwks_url, "refresh_seconds": 3600},
-                    "token_sources": {"cookies": [COOKIE]},
-                },
+            wait_for_response(
+                auth.http,
+                auth.url("/me"),
+                headers={"authorization": f"Bearer {gateway.token('p-a')}"},
+                alive=[auth.envoy.process],
             )
-            for name, (path, credentials, terms) in ROUTES.items():
-                admin.create("routes", _route(name, path, credentials, **terms))
-            response = admin.request(
-                "POST",
-                "/api/v1/api-keys",
-                json={"name": "acme", "owner": "Acme", "roles": ["partner"]},
-            )
-            assert response.status_code == 201, response.text
-            proxy = Envoy(processes, plane.xds_address)
-            proxy.wait_live()
-            wait_until(
-                lambda: port_accepts(port),
-                timeout=10.0,
-                description="Envoy listener 'public'",
-                alive=[proxy.process],
-            )
-            for n in range(PROCESSES):
-                wait_until(
-                    partial(_answers_ok, f"http://{LOCALHOST}:{http_port + n}/readyz"),
-                    timeout=20.0,
-                    description=f"extauthz process {n} ready",
-                    ignore=(httpx.TransportError,),
-                    alive=[extauthz],
-                )
-            with httpx.Client() as http:
-                made = Gateway(plane, extauthz, idp, key, port, response.json()["key"], http)
-                # Every route is served, by both auth processes (checks alternate).
-                for _ in range(2 * PROCESSES):
-                    wait_for_response(
-                        http,
-                        made.url("/svc/me"),
-                        headers={"authorization": f"Bearer {made.token('p-a')}"},
-                        alive=[extauthz, proxy.process],
-                    )
-                    wait_for_response(
-                        http,
-                        made.url("/me"),
-                        headers={"authorization": f"Bearer {made.token('p-a')}"},
-                        alive=[proxy.process],
-                    )
-                yield made
-    finally:
-        processes.stop_all()
+        yield gateway
 
 
 @pytest.fixture(autouse=True)
 def show_logs(request: pytest.FixtureRequest, gateway: Gateway) -> None:
     request.node.stash[_PROCESSES] = gateway.plane.processes
-
-
-def _answers_ok(url: str) -> bool:
-    return httpx.get(url, timeout=1.0).status_code == 200
 
 
 def _route(
@@ -237,7 +163,7 @@ def _route(
         "name": name,
         "listener": "public",
         "match": {"path": path},
-        "action": {"type": "forward", "backends": [{"service": "game"}]},
+        "action": {"type": "forward", "backends": [{"service": UPSTREAM}]},
         "auth": {"type": "authenticated", "credentials": credentials, **terms},
     }
 

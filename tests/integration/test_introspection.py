@@ -2,8 +2,8 @@
 pushed over ADS to real `extauthz` processes, which introspect (RFC 7662) tokens at a real HTTP
 provider for the real Envoy's `ext_authz` on the routes that accept them.
 
-The gateway (control plane, Envoy, two auth processes) is test_extauthz.py's, one for this
-module; each test has its own provider, introspector and route."""
+One gateway (control plane, Envoy, two auth processes: tests/integration/auth_gateway.py) for
+the module; each test has its own provider, introspector and route."""
 
 import itertools
 import time
@@ -13,16 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration import test_extauthz
+from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
+from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import wait_for_response
-from tests.integration.test_extauthz import PROCESSES, Gateway
 from tests.support.introspection_provider import IntrospectionProvider
 
 pytestmark = pytest.mark.integration
 
-# test_extauthz.py's fixtures: a gateway of its own for this module, its logs shown on failure.
-gateway = test_extauthz.gateway
-show_logs = test_extauthz.show_logs
+PROCESSES = 2
 
 _NAMES = (f"idp-{n}" for n in itertools.count())
 
@@ -30,7 +28,9 @@ _NAMES = (f"idp-{n}" for n in itertools.count())
 class Protected:
     """A provider, its introspector and a route accepting its tokens, at /<name>."""
 
-    def __init__(self, gateway: Gateway, provider: IntrospectionProvider, **fields: Any) -> None:
+    def __init__(
+        self, gateway: AuthGateway, provider: IntrospectionProvider, **fields: Any
+    ) -> None:
         self.gateway, self.provider = gateway, provider
         self.name = next(_NAMES)
         self.path = f"/{self.name}"
@@ -42,7 +42,7 @@ class Protected:
                 "name": self.name,
                 "listener": "public",
                 "match": {"path": {"type": "prefix", "value": self.path}},
-                "action": {"type": "forward", "backends": [{"service": "partners"}]},
+                "action": {"type": "forward", "backends": [{"service": UPSTREAM}]},
                 "auth": {
                     "type": "authenticated",
                     "credentials": [{"kind": "oauth2_introspection", "introspectors": [self.name]}],
@@ -75,6 +75,17 @@ class Protected:
             )
 
 
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthGateway]:
+    with auth_gateway(tmp_path_factory.mktemp("introspection"), processes=PROCESSES) as gateway:
+        yield gateway
+
+
+@pytest.fixture(autouse=True)
+def show_logs(request: pytest.FixtureRequest, gateway: AuthGateway) -> None:
+    request.node.stash[_PROCESSES] = gateway.plane.processes
+
+
 @pytest.fixture
 def provider() -> Iterator[IntrospectionProvider]:
     with IntrospectionProvider().running() as running:
@@ -89,7 +100,7 @@ def _refused(response: httpx.Response, status: int, code: str) -> None:
 
 
 def test_an_active_token_is_admitted_with_its_identity_and_is_not_passed_on(
-    gateway: Gateway, provider: IntrospectionProvider
+    gateway: AuthGateway, provider: IntrospectionProvider
 ) -> None:
     route = Protected(gateway, provider, claims={"tier": "tier"})
     token = provider.issue(sub="player-42", scope="play trade", tier="gold")
@@ -107,7 +118,7 @@ def test_an_active_token_is_admitted_with_its_identity_and_is_not_passed_on(
 
 
 def test_an_inactive_or_unknown_token_is_401_with_a_bearer_challenge(
-    gateway: Gateway, provider: IntrospectionProvider
+    gateway: AuthGateway, provider: IntrospectionProvider
 ) -> None:
     route = Protected(gateway, provider)
     route.admitted_everywhere(provider.issue())
@@ -120,7 +131,7 @@ def test_an_inactive_or_unknown_token_is_401_with_a_bearer_challenge(
 
 
 def test_a_token_is_introspected_once_per_process_then_served_from_memory(
-    gateway: Gateway, provider: IntrospectionProvider
+    gateway: AuthGateway, provider: IntrospectionProvider
 ) -> None:
     route = Protected(gateway, provider)
     route.admitted_everywhere(provider.issue())
@@ -133,7 +144,7 @@ def test_a_token_is_introspected_once_per_process_then_served_from_memory(
 
 
 def test_a_cached_token_is_refused_once_past_its_exp(
-    gateway: Gateway, provider: IntrospectionProvider
+    gateway: AuthGateway, provider: IntrospectionProvider
 ) -> None:
     route = Protected(gateway, provider)
     token = provider.issue(lifetime=3)
@@ -159,7 +170,7 @@ def test_a_cached_token_is_refused_once_past_its_exp(
 
 
 def test_a_provider_slow_or_down_is_a_503_never_an_admission(
-    gateway: Gateway, provider: IntrospectionProvider
+    gateway: AuthGateway, provider: IntrospectionProvider
 ) -> None:
     route = Protected(gateway, provider)
     route.admitted_everywhere(provider.issue())

@@ -81,7 +81,6 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("sessions")
     redis = RedisServer(tmp / "redis").start()
     env = {"CHAOSGW_SESSIONS_REDIS_URL": redis.url, "CHAOSGW_EXTAUTHZ_REDIS_URL": redis.url}
-    env["CHAOSGW_API_KEY_SECRET"] = "integration-test-api-key-secret-0123456789"
     started: list[Gateway] = []
     try:
         with auth_gateway(tmp, processes=PROCESSES, env=env, declare=_declare) as gateway:

@@ -23,14 +23,8 @@ from tests.bench.core import BenchContext, Metric, Observations, Target
 from tests.bench.gateway import UPSTREAM_NAME, ServiceScenario, start_gateway
 from tests.bench.h2load import MAX_STREAMS, RateResult, RateSettings, run_rate
 from tests.bench.scenarios.jwt_rbac import create_provider, player_token
-from tests.integration.harness import (
-    LOCALHOST,
-    AdminClient,
-    ControlPlane,
-    ManagedProcess,
-    ProcessGroup,
-    route_spec,
-)
+from tests.integration.auth_gateway import AuthControlPlane
+from tests.integration.harness import LOCALHOST, AdminClient, ManagedProcess, route_spec
 from tests.support.jwt_issuer import SigningKey
 
 PATH = "/bench/items/42"
@@ -85,22 +79,6 @@ JWT = Credentials(
 )
 
 
-class _AuthControlPlane(ControlPlane):
-    """A control plane whose Envoys ask the auth service at `endpoint`."""
-
-    def __init__(self, processes: ProcessGroup, database_url: str, endpoint: str) -> None:
-        super().__init__(processes, database_url)
-        self.endpoint = endpoint
-
-    def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "CHAOSGW_EXTAUTHZ_ENDPOINTS": self.endpoint,
-            "CHAOSGW_EXTAUTHZ_TIMEOUT_SECONDS": str(CHECK_TIMEOUT_SECONDS),
-            "CHAOSGW_API_KEY_SECRET": SECRET,
-        }
-
-
 class ExtAuthz(ServiceScenario):
     baseline = (
         "a do-nothing Authorization service (tests/bench/noop_service.py: one grpc.aio "
@@ -151,8 +129,14 @@ class ExtAuthz(ServiceScenario):
     async def setup(self, ctx: BenchContext) -> Observations:
         self.ctx = ctx
         endpoint = f"{LOCALHOST}:{self.service_port}"
-        control_plane = _AuthControlPlane(
-            ctx.processes, f"sqlite:///{ctx.workdir}/{self.name}.db", endpoint
+        control_plane = AuthControlPlane(
+            ctx.processes,
+            f"sqlite:///{ctx.workdir}/{self.name}.db",
+            endpoint,
+            {
+                "CHAOSGW_EXTAUTHZ_TIMEOUT_SECONDS": str(CHECK_TIMEOUT_SECONDS),
+                "CHAOSGW_API_KEY_SECRET": SECRET,
+            },
         )
         control_plane.start()
         self.gateway = start_gateway(ctx, control_plane, self.name, self.pinning, self._declare)
