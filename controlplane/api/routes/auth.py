@@ -1,5 +1,8 @@
-"""The route's `auth`: the providers and roles it names must exist, and what the gateway
-cannot check is refused, never served unprotected."""
+"""The route's `auth`: the providers, roles and introspectors it names must exist, and what
+the gateway cannot check is refused, never served unprotected."""
+
+from collections.abc import Container, Iterable
+from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
@@ -11,7 +14,7 @@ from controlplane.model.auth_route import (
     JwtCredential,
 )
 from controlplane.store.repositories.auth import jwt_providers, oauth2_introspectors, roles
-from controlplane.store.tables import JwtProvider, Role, Route
+from controlplane.store.tables import JwtProvider, OAuth2Introspector, Role, Route
 
 
 class NotAvailable(ApiError):
@@ -53,73 +56,72 @@ def check_available(spec: RouteSpec, auth_service: bool) -> None:
         )
 
 
-def auth_references(
-    session: Session, spec: RouteSpec
-) -> tuple[list[ErrorDetail], list[JwtProvider], list[Role]]:
-    """What is missing among the providers and roles the route names, and the rows found."""
+@dataclass(frozen=True)
+class AuthRows:
+    """The stored rows a route's auth names, linked to the route so that none of them can be
+    deleted while it does."""
+
+    providers: list[JwtProvider] = field(default_factory=list)
+    roles: list[Role] = field(default_factory=list)
+    introspectors: list[OAuth2Introspector] = field(default_factory=list)
+
+
+def auth_references(session: Session, spec: RouteSpec) -> tuple[list[ErrorDetail], AuthRows]:
+    """What is missing among the providers, roles and introspectors the route names, and the
+    rows found."""
     auth = spec.auth
     if not isinstance(auth, AuthenticatedAuth):
-        return [], [], []
+        return [], AuthRows()
     providers = jwt_providers.get_many(session, auth.jwt_providers())
     unless_roles = auth.owner.unless_roles if auth.owner is not None else []
     found_roles = roles.get_many(session, {*auth.roles_any_of, *unless_roles})
     introspectors = oauth2_introspectors.get_many(session, auth.introspectors())
     missing: list[ErrorDetail] = []
     for index, credential in enumerate(auth.credentials):
+        field = f"auth.credentials[{index}]"
         if isinstance(credential, IntrospectionCredential):
-            missing.extend(
-                ErrorDetail(
-                    field=f"auth.credentials[{index}].introspectors[{position}]",
-                    location="body",
-                    message=f"no OAuth 2.0 introspector named {name!r}",
-                    type="unknown_oauth2_introspector",
-                )
-                for position, name in enumerate(credential.introspectors)
-                if name not in introspectors
+            missing += _unknown(
+                credential.introspectors,
+                introspectors,
+                f"{field}.introspectors",
+                "OAuth 2.0 introspector",
+                "unknown_oauth2_introspector",
             )
         if isinstance(credential, JwtCredential):
-            missing.extend(
-                ErrorDetail(
-                    field=f"auth.credentials[{index}].providers[{position}]",
-                    location="body",
-                    message=f"no JWT provider named {name!r}",
-                    type="unknown_jwt_provider",
-                )
-                for position, name in enumerate(credential.providers)
-                if name not in providers
+            missing += _unknown(
+                credential.providers,
+                providers,
+                f"{field}.providers",
+                "JWT provider",
+                "unknown_jwt_provider",
             )
-    missing.extend(
-        ErrorDetail(
-            field=f"auth.roles_any_of[{index}]",
-            location="body",
-            message=f"no role named {name!r}",
-            type="unknown_role",
-        )
-        for index, name in enumerate(auth.roles_any_of)
-        if name not in found_roles
+    missing += _unknown(auth.roles_any_of, found_roles, "auth.roles_any_of", "role", "unknown_role")
+    missing += _unknown(
+        unless_roles, found_roles, "auth.owner.unless_roles", "role", "unknown_role"
     )
-    missing.extend(
-        ErrorDetail(
-            field=f"auth.owner.unless_roles[{index}]",
-            location="body",
-            message=f"no role named {name!r}",
-            type="unknown_role",
-        )
-        for index, name in enumerate(unless_roles)
-        if name not in found_roles
+    rows = AuthRows(
+        list(providers.values()), list(found_roles.values()), list(introspectors.values())
     )
-    return missing, list(providers.values()), list(found_roles.values())
+    return missing, rows
 
 
-def link(session: Session, row: Route, providers: list[JwtProvider], names: list[Role]) -> None:
+def _unknown(
+    names: Iterable[str], found: Container[str], field: str, what: str, kind: str
+) -> list[ErrorDetail]:
+    return [
+        ErrorDetail(
+            field=f"{field}[{index}]",
+            location="body",
+            message=f"no {what} named {name!r}",
+            type=kind,
+        )
+        for index, name in enumerate(names)
+        if name not in found
+    ]
+
+
+def link(session: Session, row: Route, rows: AuthRows) -> None:
     """Record what the stored route's auth names, so that none of it can be deleted."""
-    jwt_providers.link(session, row, providers)
-    roles.link(session, row, names)
-
-
-def link_introspectors(session: Session, row: Route, spec: RouteSpec) -> None:
-    """Record the introspectors the stored route names (checked by `auth_references`)."""
-    names = spec.auth.introspectors() if isinstance(spec.auth, AuthenticatedAuth) else []
-    oauth2_introspectors.link(
-        session, row, list(oauth2_introspectors.get_many(session, names).values())
-    )
+    jwt_providers.link(session, row, rows.providers)
+    roles.link(session, row, rows.roles)
+    oauth2_introspectors.link(session, row, rows.introspectors)

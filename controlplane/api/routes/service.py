@@ -6,38 +6,29 @@ from sqlalchemy.orm import Session
 from controlplane.api.crud.service import ResourceKind, ResourceService
 from controlplane.api.errors import Conflict, ErrorDetail, InvalidReference
 from controlplane.api.resource_names import NAMED_LIMIT, in_the_way, quoted
-from controlplane.api.routes.auth import (
-    auth_references,
-    check_available,
-    link,
-    link_introspectors,
-)
+from controlplane.api.routes.auth import AuthRows, auth_references, check_available, link
 from controlplane.api.routes.schemas import RoutePage, RouteResource
 from controlplane.api.routes.warnings import describe
 from controlplane.model import RouteSpec
 from controlplane.store.repositories import listeners, routes, services
-from controlplane.store.tables import JwtProvider, Listener, Role, Route, Service
+from controlplane.store.tables import Listener, Route, Service
 
 
 def _add(session: Session, spec: RouteSpec) -> Route:
-    listener, targets, providers, required_roles = _references(session, spec)
+    listener, targets, auth_rows = _references(session, spec)
     row = routes.add(session, spec, listener, targets)
-    link(session, row, providers, required_roles)
-    link_introspectors(session, row, spec)
+    link(session, row, auth_rows)
     return row
 
 
 def replace(session: Session, row: Route, spec: RouteSpec) -> Route:
-    listener, targets, providers, required_roles = _references(session, spec)
+    listener, targets, auth_rows = _references(session, spec)
     routes.replace(session, row, spec, listener, targets)
-    link(session, row, providers, required_roles)
-    link_introspectors(session, row, spec)
+    link(session, row, auth_rows)
     return row
 
 
-def _references(
-    session: Session, spec: RouteSpec
-) -> tuple[Listener, list[Service], list[JwtProvider], list[Role]]:
+def _references(session: Session, spec: RouteSpec) -> tuple[Listener, list[Service], AuthRows]:
     """The rows the route names; 422 listing every one that is missing."""
     missing: list[ErrorDetail] = []
     listener = listeners.get(session, spec.listener)
@@ -61,7 +52,7 @@ def _references(
                     type="unknown_service",
                 )
             )
-    auth_missing, providers, required_roles = auth_references(session, spec)
+    auth_missing, auth_rows = auth_references(session, spec)
     missing.extend(auth_missing)
     if listener is None or missing:
         raise InvalidReference(
@@ -69,7 +60,7 @@ def _references(
             + "; ".join(detail.message for detail in missing),
             details=missing,
         )
-    return listener, [found[name] for name in sorted(found)], providers, required_roles
+    return listener, [found[name] for name in sorted(found)], auth_rows
 
 
 def _check_unnamed(session: Session, row: Route) -> None:
