@@ -217,3 +217,18 @@ def auth_gateway(
 
 def _answers_ok(url: str) -> bool:
     return httpx.get(url, timeout=1.0).status_code == 200
+
+
+def seen_upstream(response: httpx.Response) -> dict[str, str]:
+    """The request headers the echoing upstream received: the request was admitted."""
+    assert response.status_code == 200, response.text
+    headers: dict[str, str] = response.json()["headers"]
+    return headers
+
+
+def refused(response: httpx.Response, status: int, code: str, challenge: str) -> None:
+    """Refused by the auth service with `code`; a 401 names the route's scheme."""
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["code"] == code
+    if status == 401:
+        assert response.headers["www-authenticate"] == challenge

@@ -9,15 +9,21 @@ import signal
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import grpc
-import httpx
 import pytest
 from envoy.service.auth.v3 import external_auth_pb2
 from sqlalchemy import create_engine, text
 
-from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
+from tests.integration.auth_gateway import (
+    UPSTREAM,
+    AuthGateway,
+    auth_gateway,
+    refused,
+    seen_upstream,
+)
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import LOCALHOST, AdminClient, wait_for_response
 from tests.integration.stack import received
@@ -61,16 +67,7 @@ def _route(name: str, prefix: str, auth: Any = "api_key", **terms: Any) -> dict[
     return spec
 
 
-def _headers_seen(response: httpx.Response) -> dict[str, str]:
-    headers: dict[str, str] = response.json()["headers"]
-    return headers
-
-
-def _refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    if status == 401:
-        assert response.headers["www-authenticate"] == 'ApiKey realm="chaosgw"'
+_refused = partial(refused, challenge='ApiKey realm="chaosgw"')
 
 
 def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(
@@ -89,14 +86,14 @@ def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(
     response = gateway.get("/orders", key, **{"x-chaosgw-api-key-id": "someone-else"})
 
     assert response.status_code == 200, response.text
-    seen = _headers_seen(response)
+    seen = seen_upstream(response)
     assert seen["x-chaosgw-api-key-id"] == "acme"
     assert seen["x-chaosgw-roles"] == "partner"
     assert seen["x-chaosgw-tier"] == "gold"
     assert "x-api-key" not in seen
     via_authorization = gateway.get("/orders", authorization=f"ApiKey {key}")
     assert via_authorization.status_code == 200, via_authorization.text
-    assert "authorization" not in _headers_seen(via_authorization)
+    assert "authorization" not in seen_upstream(via_authorization)
 
 
 def test_no_key_or_a_wrong_one_is_401_and_a_forged_identity_never_passes(
@@ -111,7 +108,7 @@ def test_no_key_or_a_wrong_one_is_401_and_a_forged_identity_never_passes(
     _refused(gateway.get("/orders", authorization=f"Bearer {key}"), 401, "missing_credential")
     public = gateway.get("/public", **forged)
     assert public.status_code == 200, public.text
-    assert not {"x-chaosgw-api-key-id", "x-chaosgw-roles"} & _headers_seen(public).keys()
+    assert not {"x-chaosgw-api-key-id", "x-chaosgw-roles"} & seen_upstream(public).keys()
 
 
 def test_the_response_shows_the_key_once_and_the_store_never(gateway: AuthGateway) -> None:
@@ -222,7 +219,7 @@ def test_a_frozen_auth_service_is_a_503_never_an_admission_and_admits_once_resum
             timeout=10.0,
             alive=[gateway.extauthz],
         )
-        assert _headers_seen(admitted)["x-chaosgw-api-key-id"] == "while-frozen"
+        assert seen_upstream(admitted)["x-chaosgw-api-key-id"] == "while-frozen"
     assert gateway.workers() == workers
 
 

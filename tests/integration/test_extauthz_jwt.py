@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.auth_gateway import AuthGateway, OnAuthGateway, auth_gateway
+from tests.integration.auth_gateway import AuthGateway, OnAuthGateway, auth_gateway, seen_upstream
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import AdminClient, wait_for_response
 from tests.support.jwt_issuer import JwksServer, SigningKey, claims_for, tampered
@@ -168,11 +168,6 @@ def _route(
     }
 
 
-def _seen(response: httpx.Response) -> dict[str, str]:
-    headers: dict[str, str] = response.json()["headers"]
-    return headers
-
-
 def _code(response: httpx.Response) -> str:
     code: str = response.json()["error"]["code"]
     return code
@@ -187,7 +182,7 @@ def test_the_rbac_matrix_holds_in_every_cell(gateway: Gateway) -> None:
                 wrong.append(f"{caller} {method} {path}: {response.status_code}, not {status}")
             elif status == 200 and caller in SUBJECTS:
                 # The verified caller reaches the upstream, whichever part checked the token.
-                assert _seen(response)["x-chaosgw-player-id"] == SUBJECTS[caller]
+                assert seen_upstream(response)["x-chaosgw-player-id"] == SUBJECTS[caller]
             elif status == 401:
                 assert "www-authenticate" in response.headers
             if status != 200:
@@ -218,11 +213,11 @@ def test_a_route_taking_a_jwt_or_an_api_key_admits_each_and_refuses_neither_or_f
     )
 
     assert by_token.status_code == 200, by_token.text
-    assert "authorization" not in _seen(by_token)
+    assert "authorization" not in seen_upstream(by_token)
     assert by_key.status_code == 200, by_key.text
-    assert _seen(by_key)["x-chaosgw-api-key-id"] == "acme"
+    assert seen_upstream(by_key)["x-chaosgw-api-key-id"] == "acme"
     assert by_cookie.status_code == 200, by_cookie.text
-    assert _seen(by_cookie)["x-chaosgw-player-id"] == "p-a"
+    assert seen_upstream(by_cookie)["x-chaosgw-player-id"] == "p-a"
     evil = SigningKey("k1").sign(claims_for("https://evil.example", AUDIENCE, "p-a"))
     refusals = {
         "neither": ({}, "missing_credential"),
@@ -285,7 +280,7 @@ def test_a_token_in_the_query_string_is_taken_only_where_allowed_and_not_passed_
         )
 
     assert admitted.json()["query"] == "x=1"
-    assert _seen(admitted)["x-chaosgw-player-id"] == "p-l"
+    assert seen_upstream(admitted)["x-chaosgw-player-id"] == "p-l"
     assert in_header.status_code == 401
     assert _code(in_header) == "token_source_not_allowed"
     # The other provider of the route reads no query parameter.
@@ -308,11 +303,11 @@ def test_client_sent_identity_headers_never_reach_the_upstream_through_the_servi
     forged_gm = gateway.call("POST", "/svc/gm/kick", "player-a", **forged)
 
     assert as_player.status_code == 200, as_player.text
-    seen = _seen(as_player)
+    seen = seen_upstream(as_player)
     assert (seen["x-chaosgw-player-id"], seen["x-chaosgw-roles"]) == ("p-a", "player")
     assert not {"x-chaosgw-tier", "x-chaosgw-api-key-id"} & seen.keys()
     assert as_key.status_code == 200, as_key.text
-    seen = _seen(as_key)
+    seen = seen_upstream(as_key)
     assert (seen["x-chaosgw-api-key-id"], seen["x-chaosgw-roles"]) == ("acme", "partner")
     assert not {"x-chaosgw-player-id", "x-chaosgw-tier"} & seen.keys()
     assert forged_gm.status_code == 403

@@ -8,12 +8,13 @@ the module; each test has its own provider, introspector and route."""
 import itertools
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
+from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway, refused
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import wait_for_response
 from tests.support.introspection_provider import IntrospectionProvider
@@ -92,11 +93,7 @@ def provider() -> Iterator[IntrospectionProvider]:
         yield running
 
 
-def _refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    if status == 401:
-        assert response.headers["www-authenticate"] == 'Bearer realm="chaosgw"'
+_refused = partial(refused, challenge='Bearer realm="chaosgw"')
 
 
 def test_an_active_token_is_admitted_with_its_identity_and_is_not_passed_on(

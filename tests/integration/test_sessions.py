@@ -7,12 +7,19 @@ last. Expiries are short (2-3 s) and waited for on conditions with deadlines."""
 import secrets
 import time
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.integration.auth_gateway import UPSTREAM, AuthGateway, auth_gateway
+from tests.integration.auth_gateway import (
+    UPSTREAM,
+    AuthGateway,
+    auth_gateway,
+    refused,
+    seen_upstream,
+)
 from tests.integration.conftest import _PROCESSES
 from tests.integration.harness import AdminClient, wait_for_response, wait_until
 from tests.support.redis_server import RedisServer
@@ -96,17 +103,7 @@ def show_logs(request: pytest.FixtureRequest, gateway: Gateway) -> None:
     request.node.stash[_PROCESSES] = gateway.gateway.plane.processes
 
 
-def _seen(response: httpx.Response) -> dict[str, str]:
-    assert response.status_code == 200, response.text
-    headers: dict[str, str] = response.json()["headers"]
-    return headers
-
-
-def _refused(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    assert response.json()["error"]["code"] == code
-    if status == 401:
-        assert response.headers["www-authenticate"] == 'Session realm="chaosgw"'
+_refused = partial(refused, challenge='Session realm="chaosgw"')
 
 
 def test_a_session_admits_its_player_by_cookie_or_header_and_never_goes_upstream(
@@ -118,8 +115,8 @@ def test_a_session_admits_its_player_by_cookie_or_header_and_never_goes_upstream
     forged = {"x-chaosgw-player-id": "player-2", "x-chaosgw-session-id": "forged"}
 
     for _ in range(2 * PROCESSES):  # requests alternate between the processes
-        by_header = _seen(gateway.get("/me", session, **forged))
-        by_cookie = _seen(
+        by_header = seen_upstream(gateway.get("/me", session, **forged))
+        by_cookie = seen_upstream(
             gateway.get("/me", cookie=f"theme=dark; {COOKIE}={session}; lang=fr", **forged)
         )
         for seen in (by_header, by_cookie):
@@ -132,11 +129,11 @@ def test_a_session_admits_its_player_by_cookie_or_header_and_never_goes_upstream
             assert session not in str(seen)
         assert SESSION_HEADER not in by_header
         assert by_cookie["cookie"] == "theme=dark; lang=fr"
-    alone = _seen(gateway.get("/me", cookie=f"{COOKIE}={session}"))
+    alone = seen_upstream(gateway.get("/me", cookie=f"{COOKIE}={session}"))
     assert "cookie" not in alone
     _refused(gateway.get("/gm", session), 403, "missing_role")
     gm = gateway.login("player-gm", roles=["gm"])
-    assert _seen(gateway.get("/gm", gm["session_id"]))["x-chaosgw-roles"] == "gm"
+    assert seen_upstream(gateway.get("/gm", gm["session_id"]))["x-chaosgw-roles"] == "gm"
 
 
 def test_no_session_or_a_forged_one_is_401(gateway: Gateway) -> None:
@@ -177,7 +174,7 @@ def test_a_ban_revokes_every_session_of_the_player(gateway: Gateway) -> None:
     for session in banned:
         _refused(gateway.get("/me", session), 401, "unknown_session")
         _refused(gateway.get("/me", cookie=f"{COOKIE}={session}"), 401, "unknown_session")
-    assert _seen(gateway.get("/me", other))["x-chaosgw-player-id"] == "player-6"
+    assert seen_upstream(gateway.get("/me", other))["x-chaosgw-player-id"] == "player-6"
 
 
 def _listed(gateway: Gateway, player: str) -> list[dict[str, Any]]:
