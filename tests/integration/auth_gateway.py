@@ -35,7 +35,7 @@ from tests.integration.harness import (
     service_spec,
     wait_until,
 )
-from tests.integration.ratelimit_service import RateLimitService
+from tests.integration.ratelimit_service import RateLimitService, ratelimit_env
 from tests.support.redis_server import RedisServer
 
 UPSTREAM = "partners"
@@ -152,10 +152,7 @@ def auth_gateway(
                 group.processes.append(redis.process)
                 redis.start()
                 limiter = RateLimitService(group, redis.url, plane.xds_address)
-                plane.extra.update(
-                    CHAOSGW_RATELIMIT_ENDPOINTS=",".join(limiter.endpoints),
-                    CHAOSGW_RATELIMIT_FAILURE_MODE_DENY="false",
-                )
+                plane.extra.update(ratelimit_env(limiter.endpoints))
             plane.start()
             extauthz_env = {k: v for k, v in plane.env().items() if not k.startswith("CHAOSGW_")}
             extauthz_env.update(

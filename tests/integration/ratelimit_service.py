@@ -53,15 +53,19 @@ class RateLimitedControlPlane(ControlPlane):
         self.failure_mode_deny = failure_mode_deny
 
     def env(self) -> dict[str, str]:
-        return {
-            **super().env(),
-            "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(self.endpoints),
-            "CHAOSGW_RATELIMIT_FAILURE_MODE_DENY": str(self.failure_mode_deny).lower(),
-            # Envoy's wait for a decision: the default 0.1 s leaves a service on a machine busy
-            # with the rest of the suite too little room; the service's own Redis timeout
-            # (50 ms) still decides every Redis failure, as the failure-mode test checks.
-            "CHAOSGW_RATELIMIT_TIMEOUT_SECONDS": "0.5",
-        }
+        return {**super().env(), **ratelimit_env(self.endpoints, self.failure_mode_deny)}
+
+
+def ratelimit_env(endpoints: list[str], failure_mode_deny: bool = False) -> dict[str, str]:
+    """The control plane's settings for Envoys that ask the rate-limit service at `endpoints`."""
+    return {
+        "CHAOSGW_RATELIMIT_ENDPOINTS": ",".join(endpoints),
+        "CHAOSGW_RATELIMIT_FAILURE_MODE_DENY": str(failure_mode_deny).lower(),
+        # Envoy's wait for a decision: the default 0.1 s leaves a service on a machine busy
+        # with the rest of the suite too little room (Envoy would admit undecided); the
+        # service's own Redis timeout (50 ms) still decides every Redis failure.
+        "CHAOSGW_RATELIMIT_TIMEOUT_SECONDS": "0.5",
+    }
 
 
 class Players:
