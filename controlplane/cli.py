@@ -5,10 +5,13 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from pydantic import ValidationError
+
+from controlplane.secretfiles import SecretFileError, apply_secret_files
 
 if TYPE_CHECKING:
     from serviceprocess.settings import ServiceSettings
@@ -18,6 +21,7 @@ T = TypeVar("T")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chaosgw", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"chaosgw {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     commands.add_parser(
@@ -30,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "extauthz",
         help="run the auth service (API keys), one process per core (CHAOSGW_EXTAUTHZ_* variables)",
+    )
+    commands.add_parser(
+        "migrate",
+        help="bring the database schema (DATABASE_URL) up to date; does nothing when it is",
     )
     local = commands.add_parser("run", help="run the whole gateway locally with a demo config")
     local.add_argument(
@@ -53,8 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     upstream.add_argument("--port", type=int, required=True)
 
     args = parser.parse_args(argv)
+    try:
+        apply_secret_files()
+    except SecretFileError as error:
+        print(f"chaosgw: invalid settings: {error}", file=sys.stderr)
+        return 2
     if args.command == "controlplane":
         return _controlplane()
+    if args.command == "migrate":
+        return _migrate()
     if args.command == "ratelimit":
         from ratelimit.settings import Settings as RateLimitSettings
 
@@ -74,14 +89,42 @@ def main(argv: list[str] | None = None) -> int:
     return upstream_main(["--name", args.name, "--host", args.host, "--port", str(args.port)])
 
 
+def _version() -> str:
+    try:
+        return metadata.version("chaos-gateway")
+    except metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
 def _controlplane() -> int:
     from controlplane.main import run
     from controlplane.settings import Settings
+    from controlplane.store.database import SchemaBehindError
 
     settings = _settings(Settings)
     if settings is None:
         return 2
-    run(settings)
+    try:
+        run(settings)
+    except SchemaBehindError as error:
+        print(f"chaosgw: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _migrate() -> int:
+    from controlplane.settings import DatabaseSettings
+    from controlplane.store.database import Database
+
+    settings = _settings(DatabaseSettings)
+    if settings is None:
+        return 2
+    database = Database(settings.database_url)
+    try:
+        database.migrate()
+        print("chaosgw: the database schema is up to date")
+    finally:
+        database.dispose()
     return 0
 
 

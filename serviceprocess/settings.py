@@ -2,11 +2,12 @@
 run, and where the control plane is. Each service subclasses it with its env prefix, its own
 settings and the defaults of its two port fields."""
 
-import os
 from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings
+
+from serviceprocess.cpus import available_cpus
 
 GRPC_PORT = "Port of process 0; process i serves gRPC on grpc_port + i."
 HTTP_PORT = "/livez, /readyz, /metrics of process 0; process i on http_port + i."
@@ -17,10 +18,11 @@ class ServiceSettings(BaseSettings):
     grpc_port: int = Field(ge=1, le=65535, description=GRPC_PORT)
     http_port: int = Field(ge=1, le=65535, description=HTTP_PORT)
     processes: int = Field(
-        default_factory=lambda: os.cpu_count() or 1,
+        default_factory=lambda: available_cpus(),
         ge=1,
         le=256,
-        description="Service processes, one per core by default, each on its own ports.",
+        description="Service processes, each on its own ports. Default: one per CPU of the "
+        "container's CPU limit (cgroup cpu.max or CFS quota, rounded up), else one per core.",
     )
     xds_address: str = Field(
         default="127.0.0.1:18000", description="HOST:PORT of the control plane's ADS server."

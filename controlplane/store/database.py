@@ -2,11 +2,15 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,6 +21,20 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 15.0
 # Key of the PostgreSQL advisory lock that serialises concurrent `migrate()` calls.
 _MIGRATION_LOCK_KEY = 0x63_68_61_6F_73_67_77  # "chaosgw"
 _SQLITE_BEGIN = "chaosgw_sqlite_begin"
+
+
+class SchemaState(Enum):
+    """Where the database's schema stands against this code's newest migration."""
+
+    CURRENT = "current"
+    # Older than this code: `chaosgw migrate` has not run yet.
+    BEHIND = "behind"
+    # Migrated by a newer release: what old replicas see during a rollout.
+    NEWER = "newer"
+
+
+class SchemaBehindError(Exception):
+    """The database needs migrations that have not run; the message says how to run them."""
 
 
 class Database:
@@ -71,10 +89,41 @@ class Database:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    def schema_state(self) -> SchemaState:
+        """Compares the revision the database is at with this code's newest migration."""
+        script = ScriptDirectory.from_config(migrations_config())
+        with self.engine.connect() as connection:
+            applied = set(MigrationContext.configure(connection).get_current_heads())
+        if applied == set(script.get_heads()):
+            return SchemaState.CURRENT
+        for revision in applied:
+            try:
+                script.get_revision(revision)
+            except CommandError:
+                return SchemaState.NEWER
+        # Migrations only ever go forward in one line: a known revision that is not the head
+        # (or none at all, on an empty database) is behind it.
+        return SchemaState.BEHIND
+
+    def require_schema(self) -> SchemaState:
+        """Raises `SchemaBehindError` unless the schema is current or newer than this code.
+
+        A newer schema is accepted: during a rollout the migration runs first and the old
+        replicas keep serving on it until they are replaced (migrations stay compatible with
+        the release before them).
+        """
+        state = self.schema_state()
+        if state is SchemaState.BEHIND:
+            raise SchemaBehindError(
+                f"the database schema at {self.url.render_as_string(hide_password=True)} is "
+                "older than this release: run `chaosgw migrate` first (or set "
+                "CHAOSGW_MIGRATE_ON_START=true to migrate at start)"
+            )
+        return state
+
     def migrate(self) -> None:
         """Bring the schema to the newest migration; a no-op when it is already there."""
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config = migrations_config()
         with self.engine.connect() as connection:
             if self.backend == "sqlite":
                 # Batch migrations copy and drop tables; foreign keys must be off meanwhile
@@ -102,6 +151,13 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+
+
+def migrations_config() -> Config:
+    """Alembic's configuration for the migrations shipped in this package (no ini file)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
 
 
 def _create_engine(url: URL) -> Engine:

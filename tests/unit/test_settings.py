@@ -61,3 +61,25 @@ def test_the_control_plane_refuses_to_start_without_a_token() -> None:
     )
     assert result.returncode == 2
     assert "CHAOSGW_ADMIN_TOKEN must be set" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("mode", "given", "expected"),
+    [
+        ("development", None, True),
+        ("production", None, False),
+        ("production", "true", True),
+        ("development", "false", False),
+    ],
+)
+def test_migrating_at_start_is_the_development_default_only(
+    monkeypatch: pytest.MonkeyPatch, mode: str, given: str | None, expected: bool
+) -> None:
+    monkeypatch.setenv("CHAOSGW_MODE", mode)
+    monkeypatch.setenv("CHAOSGW_ADMIN_TOKEN", "a" * 32)
+    monkeypatch.setenv("CHAOSGW_API_KEY_SECRET", "b" * 64)
+    if given is None:
+        monkeypatch.delenv("CHAOSGW_MIGRATE_ON_START", raising=False)
+    else:
+        monkeypatch.setenv("CHAOSGW_MIGRATE_ON_START", given)
+    assert Settings().migrates_on_start() is expected
