@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+EXTAUTHZ_HELP = (
+    "run the auth service (API keys, JWTs, server-side sessions, OAuth 2.0 introspection, owner "
+    "rules), one process per core (CHAOSGW_EXTAUTHZ_* variables)"
+)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chaosgw", description=__doc__)
@@ -33,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands.add_parser(
         "extauthz",
-        help="run the auth service (API keys), one process per core (CHAOSGW_EXTAUTHZ_* variables)",
+        help=EXTAUTHZ_HELP,
+        description=f"{EXTAUTHZ_HELP}: it decides the routes Envoy cannot decide alone.",
     )
     commands.add_parser(
         "migrate",

@@ -175,11 +175,12 @@ class NodeRegistry:
             ]
 
     def describe(self) -> list[NodeStatus]:
+        """Every node, by id."""
         with self._lock:
             self._prune(time.time())
             nodes = [
                 replace(node, types={url: replace(t) for url, t in node.types.items()})
-                for node in self._nodes.values()
+                for node in sorted(self._nodes.values(), key=lambda node: node.id)
             ]
         return [
             NodeStatus(

@@ -367,9 +367,14 @@ class AdminClient:
         self._ok(self.http.delete(f"/api/v1/{kind}/{name}"))
 
     def nodes(self) -> list[dict[str, Any]]:
-        body = self._ok(self.http.get("/api/v1/nodes")).json()
-        # Accept a bare list or an {"items": [...]} page.
-        items: list[dict[str, Any]] = body["items"] if isinstance(body, dict) else body
+        """Every node, page after page."""
+        items: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            response = self.http.get("/api/v1/nodes", params={"offset": offset})
+            body = self._ok(response).json()
+            items.extend(body["items"])
+            offset = body["next_offset"]
         return items
 
     def node(self, node_id: str) -> dict[str, Any] | None:
