@@ -61,6 +61,24 @@ def main(argv: list[str] | None = None) -> int:
     envoy.add_argument("--base-id", type=int, default=None)
     envoy.add_argument("--log-level", default="info")
 
+    certs = commands.add_parser("certs", help="certificates of the gateway's mTLS")
+    certs_commands = certs.add_subparsers(dest="certs_command", required=True)
+    generate = certs_commands.add_parser(
+        "generate",
+        help="write a CA and leaf certificates (control plane, services, one per node group); "
+        "keeps what exists",
+    )
+    generate.add_argument("--dir", type=Path, required=True, help="where to write them")
+    generate.add_argument(
+        "--groups", default="default", help="Envoy node groups, comma-separated (default: default)"
+    )
+    generate.add_argument(
+        "--hosts",
+        default="",
+        help="names and addresses the servers answer on besides localhost, comma-separated",
+    )
+    generate.add_argument("--renew", action="store_true", help="reissue every leaf certificate")
+
     upstream = commands.add_parser("upstream", help="run a demo upstream that echoes requests")
     upstream.add_argument("--name", required=True)
     upstream.add_argument("--host", default="127.0.0.1")
@@ -90,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         return run(DevPorts(args.port_offset))
     if args.command in ("envoy", "bootstrap"):
         return _envoy(args)
+    if args.command == "certs":
+        return _certs(args)
     from controlplane.demo.upstream import main as upstream_main
 
     return upstream_main(["--name", args.name, "--host", args.host, "--port", str(args.port)])
@@ -170,6 +190,20 @@ def _envoy(args: argparse.Namespace) -> int:
     path = Path(tempfile.mkdtemp(prefix="chaosgw-envoy-")) / "bootstrap.yaml"
     path.write_text(bootstrap)
     return _become(envoy_argv(path, base_id=args.base_id, log_level=args.log_level))
+
+
+def _certs(args: argparse.Namespace) -> int:
+    from tlsfiles.generate import Plan, describe, generate, parse_names
+    from tlsfiles.identities import InvalidGroupError
+
+    try:
+        plan = Plan(parse_names(args.groups), parse_names(args.hosts))
+        written = generate(args.dir, plan, renew=args.renew)
+    except (InvalidGroupError, OSError) as error:
+        print(f"chaosgw certs: {error}", file=sys.stderr)
+        return 2
+    print(describe(args.dir, written))
+    return 0
 
 
 def _become(argv: list[str]) -> NoReturn:
