@@ -365,6 +365,10 @@ class AggregatedDiscoveryService:
     async def StreamAggregatedResources(
         self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
+        # Headers at once, before any response: a client that already holds the current config
+        # gets no response, and still knows it is connected (adsclient counts a stream as up
+        # from here, and a restarted control plane is ready once its subscribers are back).
+        await context.send_initial_metadata(())
         stream = AdsStream(self._cache, self._registry, self._ack_timeout, context.peer())
         identified: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(stream.read(request_iterator, identified))

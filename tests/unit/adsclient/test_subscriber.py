@@ -1,14 +1,21 @@
 """The ADS subscriber against the real control-plane ADS server (in process, on a loopback
 port): sets ACKed and handed over, sets refused or undecodable NACKed with the reason while the
-held version stays, and a reconnect that tells the held version gets nothing sent again."""
+held version stays, a reconnect that tells the held version gets nothing sent again, a restarted
+control plane has its subscriber back within the reconnect bound, and a server that refuses
+every stream is asked less and less often."""
 
 import asyncio
+import itertools
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
+import grpc
 import pytest
 from chaosgw.ratelimit.v1 import policy_pb2
 
 from adsclient import AdsSubscriber, ResourcesRefused
+from adsclient.subscriber import RECONNECT_MAX_SECONDS
 from controlplane.translator import Serialized
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import TypeStatus
@@ -70,26 +77,33 @@ async def ads() -> AsyncIterator[AdsServer]:
         await served.server.stop(grace=None)
 
 
-@pytest.fixture
-async def running(ads: AdsServer) -> AsyncIterator[tuple[AdsSubscriber[Policy], Service]]:
-    service = Service()
-    subscriber = AdsSubscriber(
-        ads.target,
+def subscriber_of(target: str, service: Service) -> AdsSubscriber[Policy]:
+    """A subscriber with the services' own timings."""
+    return AdsSubscriber(
+        target,
         node_id=NODE,
         group=POLICY_GROUP,
         type_url=RATELIMIT_POLICY,
         message=Policy,
         on_update=service.on_update,
-        initial_backoff=0.01,
-        max_backoff=0.05,
     )
+
+
+async def stop(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+@pytest.fixture
+async def running(ads: AdsServer) -> AsyncIterator[tuple[AdsSubscriber[Policy], Service]]:
+    service = Service()
+    subscriber = subscriber_of(ads.target, service)
     task = asyncio.create_task(subscriber.run())
     try:
         yield subscriber, service
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await stop(task)
 
 
 async def test_a_set_is_handed_over_and_acked(
@@ -152,9 +166,69 @@ async def test_a_reconnect_tells_the_held_version_and_gets_nothing_again(
         assert entry.acked_version == version
         assert entry.sent_version is None
         assert service.taken == [["a"]]
+        # With nothing sent, the server's headers alone tell the subscriber it is connected.
+        await eventually(lambda: subscriber.connected, timeout=1.0, what="the stream up")
         # And the new stream works: the next set arrives.
         newer = publish(restarted, item("b"))
         await eventually(lambda: subscriber.version == newer, timeout=5.0, what="the next set")
         assert service.taken == [["a"], ["b"]]
     finally:
         await restarted.server.stop(grace=None)
+
+
+async def test_a_restarted_control_plane_has_its_subscriber_back_within_the_reconnect_bound(
+    ads: AdsServer, running: tuple[AdsSubscriber[Policy], Service]
+) -> None:
+    subscriber, _ = running
+    publish(ads, item("a"))
+    await asyncio.wait_for(subscriber.ready.wait(), timeout=5.0)
+
+    await ads.server.stop(grace=None)
+    await eventually(lambda: not subscriber.connected, timeout=5.0, what="the stream's end")
+    # Down long enough for gRPC's default back-off (1 s, then 1.6 s) to leave it away for
+    # seconds after the restart.
+    await asyncio.sleep(2.0)
+    restarted = await start_server(ads.cache, port=ads.port)
+    started = time.monotonic()
+    try:
+        await eventually(lambda: subscriber.connected, timeout=5.0, what="the stream up again")
+        took = time.monotonic() - started
+        # The channel's next attempt (within the bound and its 20 % jitter), and the connect.
+        assert took < RECONNECT_MAX_SECONDS * 1.2 + 0.2, f"back after {took:.3f}s"
+    finally:
+        await restarted.server.stop(grace=None)
+
+
+async def test_a_server_that_refuses_every_stream_is_asked_less_and_less_often() -> None:
+    calls: list[float] = []
+
+    async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        calls.append(time.monotonic())
+        await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not for you")
+
+    server = grpc.aio.server()
+    handler = grpc.stream_stream_rpc_method_handler(refuse)
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "envoy.service.discovery.v3.AggregatedDiscoveryService",
+                {"StreamAggregatedResources": handler},
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    subscriber = subscriber_of(f"127.0.0.1:{port}", Service())
+    task = asyncio.create_task(subscriber.run())
+    try:
+        await eventually(lambda: len(calls) >= 4, timeout=10.0, what="four refused streams")
+    finally:
+        await stop(task)
+        await server.stop(grace=None)
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(calls)]
+    # Doubling from 0.5 s, jittered down to at most half: never retried at the pace of a
+    # stream that was up.
+    assert gaps[1] >= 0.5, gaps
+    assert gaps[2] >= 1.0, gaps
+    assert not subscriber.connected
