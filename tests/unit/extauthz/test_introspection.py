@@ -20,6 +20,7 @@ from extauthz.introspection import Introspection, compile_introspectors
 from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
 from extauthz.servicer import AuthorizationServicer
 from tests.support.introspection_provider import IntrospectionProvider
+from tests.support.waiting import eventually
 
 OAUTH2_KIND = auth_pb2.RoutePolicy.OAUTH2_INTROSPECTION
 
@@ -193,13 +194,15 @@ async def test_a_check_cancelled_while_waiting_does_not_cancel_the_others(
 ) -> None:
     introspection = verifier(http, clock, introspector(provider))
     token = provider.issue()
-    provider.delay = 0.2
+    provider.delay = 0.5
     first = asyncio.create_task(verify(introspection, token))
     second = asyncio.create_task(verify(introspection, token))
-    await asyncio.sleep(0.05)
+    # Cancel only once the shared call is in flight: both checks are waiting on it.
+    await eventually(lambda: provider.calls_for(token), timeout=5, what="the introspection call")
     first.cancel()
 
     assert isinstance(await second, Identity)
+    assert first.cancelled()
     assert provider.calls_for(token) == 1
 
 

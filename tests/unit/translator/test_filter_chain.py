@@ -6,7 +6,6 @@ the route, its virtual host or its route configuration carries a per-filter conf
 filter's name: a policy whose config named no filter of the chain would silently not apply.
 """
 
-from collections.abc import Iterator
 from typing import Any
 
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -37,21 +36,27 @@ from controlplane.translator.ratelimits import LOCAL_FILTER, RATELIMIT_FILTER
 from tests.unit.translator.golden_state import EXTAUTHZ, RATELIMIT, golden_state, plain_state
 
 
-def _managers(state: GatewayState) -> Iterator[tuple[Any, Any]]:
-    """(connection manager, its route configuration) of every listener of every group."""
+def _managers(state: GatewayState) -> list[tuple[Any, Any]]:
+    """(connection manager, its route configuration) of every listener of every group; never
+    empty, so that the tests' loops over it check something."""
+    managers = []
     for resources in translate(state, RATELIMIT, EXTAUTHZ).values():
         decoded = resources.decoded()
         configs = {config.name: config for config in decoded["routes"]}
         for listener in decoded["listeners"]:
             manager = hcm_pb2.HttpConnectionManager()
             assert listener.filter_chains[0].filters[0].typed_config.Unpack(manager)
-            yield manager, configs[manager.rds.route_config_name]
+            managers.append((manager, configs[manager.rds.route_config_name]))
+    assert managers, "the state has no listener"
+    return managers
 
 
-def _chains(state: GatewayState) -> Iterator[tuple[str, list[Any], Any]]:
+def _chains(state: GatewayState) -> list[tuple[str, list[Any], Any]]:
     """(listener name, its HTTP filters, its route configuration) of every group."""
-    for manager, config in _managers(state):
-        yield manager.stat_prefix, list(manager.http_filters), config
+    return [
+        (manager.stat_prefix, list(manager.http_filters), config)
+        for manager, config in _managers(state)
+    ]
 
 
 def _always_on(listener: ListenerSpec) -> set[str]:
@@ -65,12 +70,16 @@ def _always_on(listener: ListenerSpec) -> set[str]:
     return names
 
 
-def _enabling(config: Any) -> Iterator[tuple[str, set[str]]]:
+def _enabling(config: Any) -> list[tuple[str, set[str]]]:
     """(Envoy route name, the filters its per-filter configs at any level enable)."""
-    for host in config.virtual_hosts:
-        for route in host.routes:
-            levels = (config, host, route)
-            yield route.name, {name for level in levels for name in level.typed_per_filter_config}
+    return [
+        (
+            route.name,
+            {name for level in (config, host, route) for name in level.typed_per_filter_config},
+        )
+        for host in config.virtual_hosts
+        for route in host.routes
+    ]
 
 
 def _policy_filters(route: RouteSpec, listener: ListenerSpec, state: GatewayState) -> set[str]:
@@ -116,17 +125,22 @@ def test_every_request_loses_client_sent_identity_headers_before_any_filter() ->
 
 
 def test_per_filter_configs_name_filters_of_the_chain() -> None:
+    checked = set()
     for name, filters, config in _chains(golden_state()):
         # A route's compression switch names every compressor, its listener's among them.
         chain = {f.name for f in filters} | set(COMPRESSORS.values())
         for route, enabled in _enabling(config):
             assert enabled <= chain, f"{name}/{route}: no such filter: {enabled - chain}"
+            checked.add(route.partition("/")[0])
+
+    assert checked == {route.name for route in golden_state().routes}
 
 
 def test_routes_enable_the_filters_their_policies_use() -> None:
     state = golden_state()
     listeners = {listener.name: listener for listener in state.listeners}
     routes = {route.name: route for route in state.routes}
+    checked = set()
     for name, filters, config in _chains(state):
         optional = {f.name for f in filters if f.disabled}
         for envoy_route, enabled in _enabling(config):
@@ -134,6 +148,9 @@ def test_routes_enable_the_filters_their_policies_use() -> None:
             route = routes[envoy_route.partition("/")[0]]
             expected = _policy_filters(route, listeners[name], state) & optional
             assert enabled & optional == expected, f"{name}/{envoy_route}"
+            checked.add(route.name)
+
+    assert checked == set(routes)
 
 
 def test_a_route_without_policies_runs_only_the_router() -> None:
