@@ -17,6 +17,7 @@ from controlplane.store.database import Database, SchemaState
 from controlplane.store.state import StoreReader
 from controlplane.translator import ExtAuthzService, RateLimitService
 from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.heap import HeapKeeper
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
 from controlplane.xds.server import AggregatedDiscoveryService, add_to_server
@@ -67,6 +68,7 @@ async def serve(settings: Settings) -> None:
         settings.revision_poll_seconds,
         ratelimit,
         extauthz,
+        heap=HeapKeeper(),
     )
     # Envoys that connect at once must get the real config, not an empty one.
     await publisher.rebuild()

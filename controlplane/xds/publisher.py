@@ -23,6 +23,7 @@ from controlplane.translator import (
 )
 from controlplane.xds import metrics
 from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.heap import HeapKeeper
 from controlplane.xds.snapshot import (
     API_KEY,
     AUTH_ROUTE_POLICY,
@@ -45,6 +46,7 @@ class SnapshotPublisher:
         poll_seconds: float,
         ratelimit: RateLimitService | None = None,
         extauthz: ExtAuthzService | None = None,
+        heap: HeapKeeper | None = None,
     ) -> None:
         self._cache = cache
         self._load_state = load_state
@@ -56,6 +58,8 @@ class SnapshotPublisher:
         # Long-lived, so that a rebuild compiles only the specs that changed.
         self._translator = Translator(ratelimit, extauthz)
         self._built: dict[str, Snapshot] = {}
+        # The control plane's: freezes each rebuild's state, collects it in full when idle.
+        self._heap = heap
 
     def changed(self) -> None:
         """Ask for a rebuild. Safe to call from any thread, returns at once."""
@@ -77,6 +81,8 @@ class SnapshotPublisher:
         metrics.SNAPSHOT_REVISION.set(revision)
         if changed:
             log.info("snapshots published", extra={"revision": revision, "groups": sorted(changed)})
+        if self._heap is not None:
+            self._heap.rebuilt()
 
     async def run(self) -> None:
         """Rebuild on request, and whenever the store revision moves."""
@@ -93,6 +99,8 @@ class SnapshotPublisher:
                     log.exception("cannot read the store revision; serving the last snapshots")
                     continue
                 if revision == self._revision:
+                    if self._heap is not None:
+                        self._heap.idle()
                     continue
             self._requested.clear()
             try:

@@ -2,8 +2,10 @@
 
 The real path, in process: a SQLite store holding the state (written through the repositories),
 one route replaced in a write transaction as the admin API does it, then the publisher's rebuild
-(load the state, translate, serialize, hash, swap the snapshot into the cache). Timed from the
-start of the write until the new snapshot is in the cache; sending it is `propagation`'s part.
+(load the state, translate, serialize, hash, swap the snapshot into the cache, freeze the heap).
+Timed from the start of the write until the new snapshot is in the cache; sending it is
+`propagation`'s part. A round's changes come back to back, like a burst of admin writes; after
+them, the full garbage collection the publisher makes when idle is timed on its own.
 """
 
 import time
@@ -13,6 +15,7 @@ from controlplane.store import Database
 from controlplane.store.repositories import listeners, routes, services
 from controlplane.store.state import StoreReader
 from controlplane.xds.cache import SnapshotCache
+from controlplane.xds.heap import HeapKeeper
 from controlplane.xds.publisher import SnapshotPublisher
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
 from tests.bench.states import GROUP, LISTENER, database_copy, route_spec
@@ -33,19 +36,33 @@ class RouteChange(Scenario):
         self._database: Database | None = None
         self._cache = SnapshotCache()
         self._publisher: SnapshotPublisher | None = None
+        self._heap = HeapKeeper()
         self._writes = 0
 
     def metrics(self) -> Sequence[Metric]:
-        applies = self.routes == TARGET_ROUTES
+        target = Target(TARGET_MS, applies=self.routes == TARGET_ROUTES)
+        # A change that takes long is what an admin sees: the tail is judged, not the median only.
         return [
+            Metric("total", "write + rebuild, median", "ms", target=target),
             Metric(
-                "total",
-                "write + rebuild, median",
+                "total p99",
+                "write + rebuild, p99",
                 "ms",
-                target=Target(TARGET_MS, applies=applies),
+                source="total",
+                percentile=99,
+                target=target,
+            ),
+            Metric(
+                "total max",
+                "write + rebuild, max",
+                "ms",
+                source="total",
+                percentile=100,
+                target=target,
             ),
             Metric("write", "of which store write", "ms"),
             Metric("rebuild", "of which rebuild (load, translate, serialize)", "ms"),
+            Metric("idle collection", "full garbage collection when idle", "ms"),
         ]
 
     def settings(self) -> Mapping[str, object]:
@@ -54,7 +71,8 @@ class RouteChange(Scenario):
             "SQLite file written through the repositories",
             "changes per round": self.repeats,
             "change": "one route's path (a new route version, same clusters)",
-            "process": "in the bench process: Database, SnapshotPublisher.rebuild(), SnapshotCache",
+            "process": "in the bench process: Database, SnapshotPublisher.rebuild(), "
+            "SnapshotCache, HeapKeeper (as controlplane/main.py wires them)",
         }
 
     async def setup(self, ctx: BenchContext) -> Observations:
@@ -62,7 +80,9 @@ class RouteChange(Scenario):
         self._database = database = Database(f"sqlite:///{path}")
         # Wired as controlplane/main.py wires it: one reader, which reads only what changed.
         store = StoreReader(database)
-        self._publisher = SnapshotPublisher(self._cache, store.load_state, store.revision, _NO_POLL)
+        self._publisher = SnapshotPublisher(
+            self._cache, store.load_state, store.revision, _NO_POLL, heap=self._heap
+        )
         await self._publisher.rebuild()  # the state every change starts from
         await self._change()  # and a warm-up change
         return {}
@@ -74,6 +94,9 @@ class RouteChange(Scenario):
             observed["write"].append(write * 1000)
             observed["rebuild"].append(rebuild * 1000)
             observed["total"].append((write + rebuild) * 1000)
+        started = time.perf_counter()
+        self._heap.idle()  # what the publisher does once no write is pending
+        observed["idle collection"] = [(time.perf_counter() - started) * 1000]
         return observed
 
     async def teardown(self) -> None:
