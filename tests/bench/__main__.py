@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     started = time.monotonic()
     load_before = system.load_average()
+    # The code as it is when the run starts is what gets measured.
+    git = system.git_state(REPO)
     results: list[ScenarioResult] = []
     try:
         asyncio.run(_run_all(chosen, ctx, rounds, results))
@@ -76,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "mode": "smoke" if args.smoke else "full",
         "started_at": started_at,
         "seconds": round(time.monotonic() - started, 1),
-        "git": system.git_state(REPO),
+        "git": git,
         "machine": system.machine(),
         # Anything else running meanwhile skews every number: say how busy the machine was.
         "load_average_1min": {"before": load_before, "after": system.load_average()},

@@ -98,7 +98,7 @@ def busy_note(header: Mapping[str, Any]) -> str:
 
 def machine_line(header: Mapping[str, Any]) -> str:
     machine, git = header["machine"], header["git"]
-    dirty = " plus uncommitted changes" if git["code_changes_uncommitted"] else ""
+    dirty = uncommitted_text(git.get("uncommitted_files", []))
     return (
         f"{machine['cpu_model']}, {machine['cores']} cores, "
         f"{machine['memory_mib'] / 1024:.0f} GiB; Linux {machine['kernel']}, "
@@ -106,6 +106,19 @@ def machine_line(header: Mapping[str, Any]) -> str:
         f"commit `{str(git['commit'])[:10]}`{dirty}; {header['mode']} run of "
         f"{header['started_at']}, {header['seconds']:.0f} s"
     )
+
+
+# Uncommitted files named in the machine line; more are counted.
+SHOWN_FILES = 5
+
+
+def uncommitted_text(files: Sequence[str]) -> str:
+    """What the machine line adds after the commit when measured files had uncommitted changes."""
+    if not files:
+        return ""
+    shown = ", ".join(f"`{name}`" for name in files[:SHOWN_FILES])
+    more = f" and {len(files) - SHOWN_FILES} more" if len(files) > SHOWN_FILES else ""
+    return f" plus uncommitted changes to {shown}{more}"
 
 
 def _label(result: MetricResult) -> str:

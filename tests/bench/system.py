@@ -3,6 +3,7 @@
 import os
 import platform
 import subprocess
+import tomllib
 from collections.abc import Collection, Iterable
 from contextlib import suppress
 from pathlib import Path
@@ -84,17 +85,52 @@ def tool_version(argv: Iterable[str]) -> str:
     return lines[0].strip() if lines else "unknown"
 
 
+# What the benchmarks run besides the installed packages: the Envoy configs and bootstraps, the
+# proto definitions, the harness itself and the test code it starts processes with. Its results
+# are written under tests/bench/results and do not count.
+MEASURED_PATHS = (
+    "envoy",
+    "proto",
+    "pyproject.toml",
+    "tests/bench",
+    "tests/integration",
+    "tests/support",
+)
+RESULTS_PATH = "tests/bench/results"
+
+
+def measured_paths(repo: Path) -> list[str]:
+    """Every path whose changes change what a scenario measures: each package pyproject.toml
+    installs, and MEASURED_PATHS."""
+    found = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    packages = [pattern.rstrip("*") for pattern in found["find"]["include"]]
+    return sorted({*(p for p in packages if (repo / p).is_dir()), *MEASURED_PATHS})
+
+
 def git_state(repo: Path) -> dict[str, object]:
-    """The commit measured, and whether the code under test had uncommitted changes."""
+    """The commit measured, and the files under measured paths that differ from it."""
 
     def git(*args: str) -> str:
         result = subprocess.run(
-            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=False
+            ["git", *args], cwd=repo, capture_output=True, text=True, timeout=30, check=True
         )
-        return result.stdout.strip()
+        return result.stdout
 
-    changed = git("status", "--porcelain", "--", "controlplane", "envoy", "pyproject.toml")
-    return {"commit": git("rev-parse", "HEAD"), "code_changes_uncommitted": bool(changed)}
+    status = git(
+        "status",
+        "--porcelain",
+        "--untracked-files=all",
+        "--",
+        *measured_paths(repo),
+        f":(exclude){RESULTS_PATH}",
+    )
+    # Each line: two status letters, a space, the path (a rename: "old -> new").
+    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
+    return {
+        "commit": git("rev-parse", "HEAD").strip(),
+        "code_changes_uncommitted": bool(changed),
+        "uncommitted_files": changed,
+    }
 
 
 def machine() -> dict[str, object]:

@@ -4,6 +4,7 @@ The harness as a whole runs in CI as `make bench-smoke`.
 """
 
 import os
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from envoy.service.auth.v3 import external_auth_pb2
 from envoy.service.ratelimit.v3 import rls_pb2
 
 from controlplane.translator import translate
-from tests.bench import noop_service, report
+from tests.bench import noop_service, report, system
 from tests.bench.core import BenchContext, Metric, Observations, Scenario, Target
 from tests.bench.h2load import RateSettings, parse_log, run_rate
 from tests.bench.runner import MetricResult, percentile, run_scenario
@@ -148,3 +149,53 @@ def test_do_nothing_services_answer_ok_whatever_they_are_asked() -> None:
 def test_scenario_names_are_unique(smoke: bool) -> None:
     names = [scenario.name for scenario in scenarios(smoke)]
     assert len(names) == len(set(names))
+
+
+def test_uncommitted_changes_are_listed_for_every_measured_path(tmp_path: Path) -> None:
+    def git(*args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", *args],
+            cwd=tmp_path,
+            check=True,
+            capture_output=True,
+        )
+
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.setuptools.packages.find]\n"
+        'include = ["controlplane*", "extauthz*", "sessionstore*"]\n'
+    )
+    for path in (
+        "controlplane/a.py",
+        "extauthz/b.py",
+        "sessionstore/c.py",
+        "tests/bench/d.py",
+        "tests/bench/results/latest.json",
+        "docs/notes.md",
+    ):
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("1\n")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-qm", "measured")
+    assert system.git_state(tmp_path)["uncommitted_files"] == []
+
+    for path in (
+        "extauthz/b.py",
+        "sessionstore/c.py",
+        "tests/bench/d.py",
+        "tests/bench/results/latest.json",
+        "docs/notes.md",
+    ):
+        (tmp_path / path).write_text("2\n")
+    (tmp_path / "controlplane/new.py").write_text("new\n")
+
+    state = system.git_state(tmp_path)
+    assert state["uncommitted_files"] == [
+        "controlplane/new.py",
+        "extauthz/b.py",
+        "sessionstore/c.py",
+        "tests/bench/d.py",
+    ]
+    assert state["code_changes_uncommitted"] is True
+    assert report.uncommitted_text(["a.py"]) == " plus uncommitted changes to `a.py`"
+    assert report.uncommitted_text([f"{n}.py" for n in range(7)]).endswith("`4.py` and 2 more")
