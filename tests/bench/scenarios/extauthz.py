@@ -10,9 +10,10 @@ once. They take turns on the same port, pinned to the other CPU with the load ge
 the upstream Envoy.
 
 Each measurement is wrk's saturation rate first (closed loop, 50 connections), then a constant
-rate of 70 % of the real service's saturation measured in this run (tests/bench/h2load.py says
-why h2load, and how), for both sides alike: the baseline is held at the rate the candidate
-could take, so their latencies compare.
+rate (tests/bench/h2load.py says why h2load, and how): 70 % of the real service's saturation
+rate in the first round, where it runs first. Every later measurement of either side, in any
+order, runs at that same rate: the baseline is held at a rate the candidate could take, and all
+latencies at 70 % compare.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -96,8 +97,8 @@ class ExtAuthz(ServiceScenario):
         self.title = f"the extauthz service ({credentials.name}) vs a do-nothing service"
         self._credentials = credentials
         self._rate = RateSettings(2 if smoke else 10, 1, self.pinning.others)
-        # The real service's saturation rate, last measured: what 70 % is of, for both sides
-        # (the runner measures the candidate first).
+        # The real service's saturation rate in the first round (the runner measures the
+        # candidate first there): what 70 % is of, for every measurement after it.
         self._saturation: float | None = None
 
     def metrics(self) -> Sequence[Metric]:
@@ -117,9 +118,10 @@ class ExtAuthz(ServiceScenario):
         rate = self._rate
         return {
             **self.load_settings(),
-            "constant rate": f"h2load, {SHARE:.0%} of the real service's wrk rate of the same "
-            f"run, {rate.duration_seconds} s after a {rate.warmup_seconds} s warm-up, one h2c "
-            f"connection with up to {MAX_STREAMS} streams; the baseline at the same rate",
+            "constant rate": f"h2load, {SHARE:.0%} of the real service's wrk rate in the first "
+            f"round, the same rate for both sides in every round, {rate.duration_seconds} s after "
+            f"a {rate.warmup_seconds} s warm-up, one h2c connection with up to {MAX_STREAMS} "
+            "streams",
             "auth": dict(self._credentials.auth),
             "check timeout": f"{CHECK_TIMEOUT_SECONDS:g} s (not 0.2 s: a busy machine slows the "
             "run rather than failing it)",
@@ -153,7 +155,7 @@ class ExtAuthz(ServiceScenario):
     async def measure(self, service: ManagedProcess, *, candidate: bool) -> Observations:
         _, gateway = self.up()
         saturation = await self.saturate(service)
-        if candidate:
+        if candidate and self._saturation is None:
             self._saturation = saturation.result.requests_per_second
         if self._saturation is None:
             raise RuntimeError(f"{self.name}: the baseline measured before the candidate")
