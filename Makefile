@@ -18,6 +18,7 @@ define require_python
 endef
 
 .PHONY: run test check fmt clean bench bench-smoke bench-tools
+.PHONY: docker-daemon image-base image image-test
 
 run: $(STAMP) $(GENERATED)
 	$(BIN)/chaosgw run
@@ -59,6 +60,64 @@ bench-tools:
 		echo "error: apt-get could not install wrk and nghttp2-client" >&2; exit 1; }; \
 	command -v wrk >/dev/null 2>&1 && command -v h2load >/dev/null 2>&1 || { \
 		echo "error: wrk or h2load still not found after installing" >&2; exit 1; }
+
+# The container image: every role is a `chaosgw` subcommand of one image. Wheels are built on
+# this machine and copied in, so the build needs no registry and no network of its own.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= chaosgw:$(VERSION)
+# Where no registry is reachable the base is made here by debootstrap (`make image-base`);
+# elsewhere e.g. BASE=python:3.11-slim.
+BASE ?=
+# The offline base: Debian bookworm's own Python 3.11, tagged by a hash of its recipe so that a
+# changed recipe builds a new one and an unchanged one is reused.
+BASE_SUITE := bookworm
+BASE_PACKAGES := python3,ca-certificates
+BASE_TAG := chaosgw-base:$(BASE_SUITE)-$(shell echo '$(BASE_SUITE) $(BASE_PACKAGES) v1' | sha256sum | cut -c1-12)
+DOCKERD_LOG := var/dockerd.log
+
+# Starts dockerd (Debian's docker.io) when no daemon answers, without a bridge or iptables:
+# containers use host networking only. Fails with the reason when none can start.
+docker-daemon:
+	@docker info >/dev/null 2>&1 && exit 0; \
+	command -v dockerd >/dev/null 2>&1 || { echo "docker-daemon: no dockerd here (apt-get install docker.io)" >&2; exit 1; }; \
+	[ "$$(id -u)" = 0 ] || { echo "docker-daemon: starting dockerd needs root" >&2; exit 1; }; \
+	mkdir -p $(dir $(DOCKERD_LOG)); \
+	echo "docker-daemon: starting dockerd (log: $(DOCKERD_LOG))"; \
+	setsid dockerd --bridge=none --iptables=false --ip6tables=false >$(DOCKERD_LOG) 2>&1 < /dev/null & \
+	deadline=$$(($$(date +%s) + 30)); \
+	until docker info >/dev/null 2>&1; do \
+		if [ "$$(date +%s)" -ge "$$deadline" ]; then \
+			echo "docker-daemon: dockerd did not answer within 30 s; last lines of $(DOCKERD_LOG):" >&2; \
+			tail -5 $(DOCKERD_LOG) >&2; exit 1; fi; \
+		sleep 0.5; done
+
+image-base: docker-daemon
+	@if docker image inspect $(BASE_TAG) >/dev/null 2>&1; then echo "image-base: $(BASE_TAG) (cached)"; exit 0; fi; \
+	command -v debootstrap >/dev/null 2>&1 || { echo "image-base: debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }; \
+	root=$$(mktemp -d /tmp/chaosgw-base.XXXXXX); trap 'rm -rf "$$root"' EXIT; \
+	debootstrap --variant=minbase --include=$(BASE_PACKAGES) $(BASE_SUITE) "$$root" >/dev/null && \
+	rm -rf "$$root"/var/cache/apt/archives/*.deb "$$root"/var/lib/apt/lists/* && \
+	tar -C "$$root" -c . | docker import -c 'ENV LANG=C.UTF-8' - $(BASE_TAG) >/dev/null && \
+	echo "image-base: $(BASE_TAG)"
+
+build/wheels/.stamp: pyproject.toml $(GENERATED) $(shell git ls-files controlplane extauthz ratelimit serviceprocess adsclient sessionstore envoy) | $(STAMP)
+	rm -rf build/wheels
+	# pip runs from its wheel in the build; async-timeout is what redis needs on a Python older
+	# than 3.11.3 (Debian bookworm's is 3.11.2), which this machine's pip does not resolve.
+	$(BIN)/pip wheel --quiet --wheel-dir build/wheels . pip async-timeout
+	touch $@
+
+image: build/wheels/.stamp $(if $(BASE),docker-daemon,image-base)
+	docker build --network host --build-arg BASE=$(or $(BASE),$(BASE_TAG)) -t $(IMAGE) .
+	@echo "image: $(IMAGE) $$(docker image inspect --format '{{.Size}}' $(IMAGE) | numfmt --to=si)B"
+
+# The image's own tests (tests/integration/test_image.py), skipped with the reason where no
+# Docker daemon can start.
+image-test: $(STAMP) $(GENERATED)
+	@if ! $(MAKE) --no-print-directory docker-daemon; then \
+		echo "image-test: SKIPPED: no Docker daemon could be started (see above)"; exit 0; fi; \
+	$(MAKE) --no-print-directory image && \
+	CHAOSGW_IMAGE=$(IMAGE) $(BIN)/pytest -q -m image tests/integration/test_image.py
 
 clean:
 	find proto -name '*_pb2.py*' -delete

