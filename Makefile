@@ -100,7 +100,8 @@ image-base: docker-daemon
 	tar -C "$$root" -c . | docker import -c 'ENV LANG=C.UTF-8' - $(BASE_TAG) >/dev/null && \
 	echo "image-base: $(BASE_TAG)"
 
-build/wheels/.stamp: pyproject.toml $(GENERATED) $(shell git ls-files controlplane extauthz ratelimit serviceprocess adsclient sessionstore envoy) | $(STAMP)
+# Rebuilt when anything the project's wheel holds changes (every tracked file outside tests/).
+build/wheels/.stamp: pyproject.toml $(GENERATED) $(shell git ls-files -- '*.py' '*.yaml' '*.ini' '*.mako' ':!tests') | $(STAMP)
 	rm -rf build/wheels
 	# pip runs from its wheel in the build; async-timeout is what redis needs on a Python older
 	# than 3.11.3 (Debian bookworm's is 3.11.2), which this machine's pip does not resolve.
