@@ -84,12 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1min": {"before": load_before, "after": system.load_average()},
     }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "latest.json").write_text(
-        json.dumps(report.to_json(header, results), indent=2, ensure_ascii=False) + "\n"
-    )
+    recorded = report.to_json(header, results)
+    (out / "latest.json").write_text(json.dumps(recorded, indent=2, ensure_ascii=False) + "\n")
     (out / "latest.md").write_text(report.to_markdown(header, results))
     if official:
-        report.update_readme(REPO / "README.md", report.readme_block(header, results))
+        report.update_readme(REPO / "README.md", report.readme_block(header, results), recorded)
     print(report.summary_table(results))
     print(f"\nresults: {out / 'latest.md'}")
     return 0

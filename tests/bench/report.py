@@ -203,10 +203,49 @@ def readme_block(header: Mapping[str, Any], results: Sequence[ScenarioResult]) -
     )
 
 
-def update_readme(readme: Path, block: str) -> None:
-    """Replace what lies between the markers (markers included) with `block`."""
+# A figure of the recorded run quoted in prose, FIELD one of FIGURE_FIELDS:
+# `<!-- bench:SCENARIO/METRIC/FIELD -->VALUE<!-- /bench -->`. A full run rewrites every VALUE.
+FIGURE = re.compile(r"<!-- bench:([^/>]+)/([^/>]+)/([a-z]+) -->(.*?)<!-- /bench -->")
+FIGURE_FIELDS = ("candidate", "baseline", "ratio", "met")
+
+
+class UnknownFigure(ValueError):
+    """A figure marker names a scenario, metric or field the results do not have."""
+
+
+def figure(results: Mapping[str, Any], scenario: str, key: str, field: str) -> str:
+    """How the prose shows one figure of `results` (the JSON of a run, see `to_json`)."""
+    metrics = {
+        (entry["name"], metric["key"]): metric
+        for entry in results["scenarios"]
+        for metric in entry["metrics"]
+    }
+    metric = metrics.get((scenario, key))
+    if metric is None or field not in FIGURE_FIELDS:
+        raise UnknownFigure(f"no figure {scenario}/{key}/{field} in the results")
+    value = metric[field]
+    if field == "met":
+        return {True: "met", False: "not met", None: "not judged"}[value]
+    if field == "ratio":
+        return "—" if value is None else f"{value:.2f}"
+    return number(value, metric["unit"])
+
+
+def fill_figures(text: str, results: Mapping[str, Any]) -> str:
+    """`text` with every figure marker's value taken from `results`."""
+
+    def fill(match: re.Match[str]) -> str:
+        value = figure(results, match[1], match[2], match[3])
+        return f"<!-- bench:{match[1]}/{match[2]}/{match[3]} -->{value}<!-- /bench -->"
+
+    return FIGURE.sub(fill, text)
+
+
+def update_readme(readme: Path, block: str, results: Mapping[str, Any]) -> None:
+    """Replace what lies between the markers (markers included) with `block`, and every figure
+    quoted in the prose with the one of `results`."""
     text = readme.read_text()
     pattern = re.compile(re.escape(README_START) + r".*?" + re.escape(README_END), re.DOTALL)
     if not pattern.search(text):
         raise RuntimeError(f"{readme} has no {README_START} ... {README_END} section to update")
-    readme.write_text(pattern.sub(lambda _: block, text, count=1))
+    readme.write_text(fill_figures(pattern.sub(lambda _: block, text, count=1), results))

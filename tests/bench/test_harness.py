@@ -3,6 +3,7 @@
 The harness as a whole runs in CI as `make bench-smoke`.
 """
 
+import json
 import os
 import subprocess
 from collections.abc import Sequence
@@ -94,11 +95,72 @@ def test_readme_block_is_replaced_between_markers(tmp_path: Path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{report.README_START}\nold\n{report.README_END}\noutro\n")
     block = f"{report.README_START}\nnew\n{report.README_END}"
-    report.update_readme(readme, block)
+    report.update_readme(readme, block, RECORDED)
     assert readme.read_text() == f"intro\n{block}\noutro\n"
     readme.write_text("no markers")
     with pytest.raises(RuntimeError, match="bench:start"):
-        report.update_readme(readme, block)
+        report.update_readme(readme, block, RECORDED)
+
+
+RECORDED = {
+    "scenarios": [
+        {
+            "name": "routed",
+            "metrics": [
+                {
+                    "key": "rps",
+                    "unit": "req/s",
+                    "candidate": 21966.6,
+                    "baseline": 21563.9,
+                    "ratio": 1.01867,
+                    "met": True,
+                },
+                {
+                    "key": "p99 steady",
+                    "unit": "ms",
+                    "candidate": 10.9954,
+                    "baseline": None,
+                    "ratio": None,
+                    "met": False,
+                },
+            ],
+        }
+    ]
+}
+
+
+def test_prose_figures_are_rewritten_from_the_results(tmp_path: Path) -> None:
+    def marker(name: str, value: str) -> str:
+        return f"<!-- bench:routed/{name} -->{value}<!-- /bench -->"
+
+    readme = tmp_path / "README.md"
+    block = f"{report.README_START}\ntable\n{report.README_END}"
+    readme.write_text(
+        f"{block}\nRouted: {marker('rps/candidate', '1')} vs {marker('rps/baseline', '')} req/s "
+        f"({marker('rps/ratio', 'old')}x, {marker('rps/met', 'not met')}); "
+        f"{marker('p99 steady/candidate', '3')} ms, {marker('p99 steady/met', 'met')}.\n"
+    )
+
+    report.update_readme(readme, block, RECORDED)
+
+    assert readme.read_text() == (
+        f"{block}\nRouted: {marker('rps/candidate', '21,967')} vs "
+        f"{marker('rps/baseline', '21,564')} req/s ({marker('rps/ratio', '1.02')}x, "
+        f"{marker('rps/met', 'met')}); {marker('p99 steady/candidate', '11')} ms, "
+        f"{marker('p99 steady/met', 'not met')}.\n"
+    )
+    for unknown in ("rps/median", "p42/candidate"):
+        with pytest.raises(report.UnknownFigure, match=unknown):
+            report.fill_figures(marker(unknown, "1"), RECORDED)
+
+
+def test_readme_quotes_the_figures_of_the_recorded_run() -> None:
+    repo = Path(__file__).resolve().parents[2]
+    readme = (repo / "README.md").read_text()
+    recorded = json.loads((Path(__file__).parent / "results" / "latest.json").read_text())
+
+    assert report.FIGURE.search(readme), "README quotes no figure of the recorded run"
+    assert report.fill_figures(readme, recorded) == readme
 
 
 def test_wrk_report_line_is_parsed() -> None:
