@@ -61,20 +61,35 @@ def test_a_rebuild_freezes_what_is_alive_out_of_full_collections() -> None:
     assert frozen(alive)
 
 
-def test_idle_collects_what_rebuilds_froze_and_freezes_the_rest() -> None:
-    keeper = HeapKeeper()
+class Clock:
+    """Monotonic seconds a test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_idle_collects_what_rebuilds_froze_once_quiet_and_freezes_the_rest() -> None:
+    clock = Clock()
+    keeper = HeapKeeper(quiet_seconds=5, clock=clock)
     cycle = garbage_cycle()
     alive = Node()
     keeper.rebuilt()
 
+    clock.now += 4.9  # the rebuild's snapshots may still be on their way to nodes
     keeper.idle()
+    assert cycle() is not None
 
+    clock.now += 0.1
+    keeper.idle()
     assert cycle() is None
     assert frozen(alive)
 
 
 def test_idle_without_a_rebuild_since_the_last_collection_collects_nothing() -> None:
-    keeper = HeapKeeper()
+    keeper = HeapKeeper(quiet_seconds=0)
     keeper.rebuilt()
     keeper.idle()
     cycle = garbage_cycle()
@@ -106,7 +121,7 @@ async def test_the_publisher_freezes_after_a_rebuild_and_collects_once_idle() ->
     store = FakeStore(initial_state())
     cache = SnapshotCache()
     publisher = SnapshotPublisher(
-        cache, store.load_state, store.current_revision, 0.01, heap=HeapKeeper()
+        cache, store.load_state, store.current_revision, 0.01, heap=HeapKeeper(quiet_seconds=0.05)
     )
     await publisher.rebuild()
     cycle = garbage_cycle()
