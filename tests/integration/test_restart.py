@@ -14,6 +14,7 @@ from tests.integration.harness import (
     ENDPOINT_TYPE,
     LISTENER_TYPE,
     ROUTE_TYPE,
+    AdminClient,
     Gateway,
     upstream_of,
     wait_for_response,
@@ -80,9 +81,9 @@ class Traffic:
         assert self.ok >= target, f"traffic stopped early: {self.ok} ok, {self.failures[:5]}"
 
 
-def acked_versions(gateway: Gateway) -> dict[str, Any] | None:
+def acked_versions(admin: AdminClient, node_id: str) -> dict[str, Any] | None:
     """The version of every type the connected node ACKed, once it ACKed them all."""
-    node = gateway.admin.node(gateway.envoy.node_id)
+    node = admin.node(node_id)
     if node is None or not node["connected"]:
         return None
     acked = {t["type_url"]: t["acked_version"] for t in node["types"] if t["type_url"] in TYPES}
@@ -99,7 +100,7 @@ def test_envoy_serves_through_a_control_plane_crash_and_gets_no_push_after(
 
     # Settled: the node ACKed every type (the route was the last push).
     before = wait_until(
-        lambda: acked_versions(gateway),
+        lambda: acked_versions(gateway.admin, gateway.envoy.node_id),
         timeout=5.0,
         description="the node to have ACKed clusters, endpoints, listeners and routes",
     )
@@ -130,7 +131,7 @@ def test_envoy_serves_through_a_control_plane_crash_and_gets_no_push_after(
         )
         # The new control plane learned from the node's requests what it already holds.
         wait_until(
-            lambda: acked_versions(gateway) == before,
+            lambda: acked_versions(gateway.admin, gateway.envoy.node_id) == before,
             timeout=5.0,
             description=f"the restarted control plane to see the versions {before} ACKed",
             alive=gateway.alive(),
