@@ -81,6 +81,8 @@ def test_a_production_control_plane_refuses_a_schema_that_was_not_migrated(
         # The admin token from a file: the schema check, not the token, stops this start.
         "CHAOSGW_ADMIN_TOKEN_FILE": str(tmp_path / "token"),
         "CHAOSGW_API_KEY_SECRET": secrets.token_urlsafe(32),
+        # Production refuses a plaintext ADS port unless told why (once mTLS exists).
+        "CHAOSGW_XDS_PLAINTEXT_REASON": "schema test: never serves",
         "CHAOSGW_ADMIN_PORT": "0",
         "CHAOSGW_XDS_PORT": "0",
     }
