@@ -7,6 +7,7 @@ certificates arrive over SDS: a rotated certificate changes a secret, not the li
 
 from typing import Any
 
+from envoy.config.core.v3 import protocol_pb2
 from envoy.config.listener.v3 import listener_components_pb2, listener_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
     http_connection_manager_pb2 as hcm_pb2,
@@ -25,6 +26,7 @@ from controlplane.translator.ratelimits import RateLimitService
 HCM_FILTER = "envoy.filters.network.http_connection_manager"
 TLS_TRANSPORT_SOCKET = "envoy.transport_sockets.tls"
 HCM = hcm_pb2.HttpConnectionManager
+DROP_UNDERSCORED = protocol_pb2.HttpProtocolOptions.DROP_HEADER
 
 _ESCAPED_SLASHES = {
     "keep": HCM.KEEP_UNCHANGED,
@@ -60,7 +62,12 @@ def build_listener(
         use_remote_address={"value": True},
         xff_num_trusted_hops=listener.trusted_proxy_hops,
         common_http_protocol_options={
-            "max_headers_count": {"value": listener.limits.max_header_count}
+            "max_headers_count": {"value": listener.limits.max_header_count},
+            # `x_chaosgw_player_id` is `x-chaosgw-player-id` to a CGI/WSGI/PHP backend
+            # (both are HTTP_X_CHAOSGW_PLAYER_ID): a header with an underscore is dropped, so no
+            # spelling of an identity header gets past the identity strip. Envoy counts each in
+            # `http1.dropped_headers_with_underscores` / `http2.dropped_headers_with_underscores`.
+            "headers_with_underscores_action": DROP_UNDERSCORED,
         },
         max_request_headers_kb={"value": listener.limits.max_header_kb},
         # Always explicit: 0 switches a timeout off (Envoy's own defaults: 300 s and off).

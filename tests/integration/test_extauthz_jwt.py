@@ -113,6 +113,15 @@ def _declare(admin: AdminClient, idp: JwksServer, made: dict[str, str]) -> None:
     )
     for name, (path, credentials, terms) in ROUTES.items():
         admin.create("routes", _route(name, path, credentials, **terms))
+    admin.create(
+        "routes",
+        {
+            "name": "open",
+            "listener": "public",
+            "match": {"path": {"type": "prefix", "value": "/open/"}},
+            "action": {"type": "forward", "backends": [{"service": UPSTREAM}]},
+        },
+    )
     # Made with the routes, so the readiness waits cover it too.
     made["partner_key"] = admin.create(
         "api-keys", {"name": "acme", "owner": "Acme", "roles": ["partner"]}
@@ -313,9 +322,47 @@ def test_client_sent_identity_headers_never_reach_the_upstream_through_the_servi
     assert forged_gm.status_code == 403
 
 
+IDENTITY_FIELDS = ("player_id", "roles", "tier", "api_key_id", "session_id")
+# One request per spelling, on each kind of route: (caller, path) -> the player id upstream.
+UNDERSCORE_ROUTES = {
+    ("nobody", "/open/news"): None,  # public
+    ("player-a", "/me"): "p-a",  # Envoy's jwt_authn and rbac
+    ("partner-key", "/partners/orders"): None,  # the service, an API key
+    ("player-a", "/players/p-a/inventory"): "p-a",  # the service, an owner rule
+}
+
+
+def _underscored(spell: Any) -> dict[str, str]:
+    return {spell(f"x_chaosgw_{field}"): "p-admin" for field in IDENTITY_FIELDS}
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [str.lower, str.upper, lambda name: name.title().replace("Chaosgw", "ChaosGW")],
+    ids=["lower", "upper", "mixed"],
+)
+def test_underscore_spellings_of_identity_headers_never_reach_the_upstream(
+    gateway: Gateway, spell: Any
+) -> None:
+    """A CGI/WSGI/PHP backend reads `x_chaosgw_player_id` as `x-chaosgw-player-id`: Envoy drops
+    every header with an underscore, on every kind of route, and counts it."""
+    forged = _underscored(spell)
+    dropped = gateway.envoy.stat("http1.dropped_headers_with_underscores")
+    for (caller, path), player in UNDERSCORE_ROUTES.items():
+        response = gateway.call("GET", path, caller, **forged)
+        seen = {name.lower(): value for name, value in seen_upstream(response).items()}
+        assert not [name for name in seen if "_" in name], (path, seen)
+        assert "p-admin" not in seen.values(), (path, seen)
+        assert seen.get("x-chaosgw-player-id") == player, path
+    assert gateway.envoy.stat("http1.dropped_headers_with_underscores") - dropped == len(
+        UNDERSCORE_ROUTES
+    ) * len(IDENTITY_FIELDS)
+
+
 def test_a_rotated_key_is_accepted_by_the_service_at_once_and_a_removed_one_refused(
     gateway: Gateway,
 ) -> None:
+    """Last in the module: it leaves Envoy without the first key."""
     old, new = gateway.key, SigningKey("k2")
     old_token = gateway.token("p-a", "player")
     pid = gateway.extauthz.pid
