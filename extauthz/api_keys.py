@@ -10,7 +10,8 @@ from dataclasses import dataclass
 
 from chaosgw.auth.v1 import auth_pb2
 
-from extauthz import metrics, response
+from authcontract import denials
+from extauthz import metrics
 from extauthz.identity import API_KEY, Identity, Presented
 from extauthz.policies import InvalidResources, RoutePolicy
 
@@ -59,7 +60,7 @@ class ApiKeys:
     async def verify(self, presented: Presented, policy: RoutePolicy) -> Identity | str:
         found = self._keys.get(self._hash(presented.value))
         if found is None:
-            return response.UNKNOWN
+            return denials.UNKNOWN
         if found.expires_at is not None and time.time() >= found.expires_at:
-            return response.EXPIRED
+            return denials.EXPIRED
         return found.identity

@@ -22,7 +22,7 @@ CREDENTIAL_HEADERS = (API_KEY_HEADER, AUTHORIZATION_HEADER, SESSION_HEADER, COOK
 
 class Verifier(Protocol):
     async def verify(self, presented: Presented, policy: RoutePolicy) -> Identity | str:
-        """The identity the credential proves, or the reason (response.REASONS) it proves
+        """The identity the credential proves, or the reason (denials.REASONS) it proves
         nothing."""
         ...
 

@@ -25,7 +25,8 @@ from urllib.parse import quote_plus
 import httpx
 from chaosgw.auth.v1 import auth_pb2
 
-from extauthz import metrics, response
+from authcontract import denials
+from extauthz import metrics
 from extauthz.identity import OAUTH2, Identity, Presented
 from extauthz.policies import InvalidResources, RoutePolicy
 
@@ -116,7 +117,7 @@ class BadAnswer(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class _Kept:
-    result: Identity | str  # the identity, or the reason (response.REASONS) for refusing
+    result: Identity | str  # the identity, or the reason (denials.REASONS) for refusing
     until: float  # seconds since the epoch
 
 
@@ -166,11 +167,11 @@ class Introspection:
                 unavailable = True
                 continue
             result = await self._result(introspector, presented.value, (name, digest))
-            if result == response.INTROSPECTION_UNAVAILABLE:
+            if result == denials.INTROSPECTION_UNAVAILABLE:
                 unavailable = True
-            elif result != response.INACTIVE_TOKEN:
+            elif result != denials.INACTIVE_TOKEN:
                 return result
-        return response.INTROSPECTION_UNAVAILABLE if unavailable else response.INACTIVE_TOKEN
+        return denials.INTROSPECTION_UNAVAILABLE if unavailable else denials.INACTIVE_TOKEN
 
     async def _result(self, introspector: Introspector, token: str, key: Key) -> Identity | str:
         kept = self._kept.get(key)
@@ -212,10 +213,10 @@ class Introspection:
             # ValueError: the body is not JSON, or BadAnswer. Never the token, nor its answer.
             _CALLS["error"].inc()
             self._failed(introspector.name, error)
-            return response.INTROSPECTION_UNAVAILABLE
+            return denials.INTROSPECTION_UNAVAILABLE
         finally:
             metrics.INTROSPECTION_SECONDS.observe(time.perf_counter() - started)
-        _CALLS["inactive" if result == response.INACTIVE_TOKEN else "active"].inc()
+        _CALLS["inactive" if result == denials.INACTIVE_TOKEN else "active"].inc()
         if introspector.name in self._failing:
             self._failing.discard(introspector.name)
             log.info("introspection answers again", extra={"introspector": introspector.name})
@@ -240,22 +241,22 @@ def judge(introspector: Introspector, answer: Any, now: float) -> tuple[Identity
         raise BadAnswer("the answer is not a JSON object with a boolean 'active'")
     negative = now + introspector.negative_cache_seconds
     if not answer["active"]:
-        return response.INACTIVE_TOKEN, negative
+        return denials.INACTIVE_TOKEN, negative
     expires, not_before = _time(answer, "exp"), _time(answer, "nbf")
     if expires is not None and expires <= now:
-        return response.INACTIVE_TOKEN, negative
+        return denials.INACTIVE_TOKEN, negative
     if not_before is not None and not_before > now:
-        return response.INACTIVE_TOKEN, min(negative, not_before)
+        return denials.INACTIVE_TOKEN, min(negative, not_before)
     # An answer about an active token holds while the token does, the cache time at most.
     until = min(now + introspector.max_cache_seconds, math.inf if expires is None else expires)
     scopes = _words(answer, SCOPE)
     if introspector.issuer and answer.get("iss") != introspector.issuer:
-        return response.TOKEN_NOT_ACCEPTED, until
+        return denials.TOKEN_NOT_ACCEPTED, until
     audiences = _words(answer, ("aud",), split=False)
     if introspector.audiences and introspector.audiences.isdisjoint(audiences):
-        return response.TOKEN_NOT_ACCEPTED, until
+        return denials.TOKEN_NOT_ACCEPTED, until
     if not introspector.required_scopes <= scopes:
-        return response.INSUFFICIENT_SCOPE, until
+        return denials.INSUFFICIENT_SCOPE, until
     player_id = _claim(answer, introspector.player_id_claim)
     tier = _claim(answer, introspector.tier_claim) if introspector.tier_claim else ""
     roles = (

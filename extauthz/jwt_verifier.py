@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl
 import httpx
 import jwt
 
-from extauthz import response
+from authcontract import denials
 from extauthz.credentials import AUTHORIZATION_HEADER
 from extauthz.identity import JWT, Identity, Presented
 from extauthz.jwt_providers import Keys, Provider, keys_of
@@ -126,9 +126,9 @@ class JwtVerifier:
         known = self._cache.get(digest)
         if known is not None and self._clock() < known.valid_until:
             if known.provider not in policy.jwt_providers:
-                return response.JWT_ISSUER
+                return denials.JWT_ISSUER
             if not _source_allowed(self._providers[known.provider], presented):
-                return response.JWT_SOURCE
+                return denials.JWT_SOURCE
             self._cache.move_to_end(digest)
             return known.identity
         verified = await self._verify(token, presented, policy)
@@ -147,20 +147,20 @@ class JwtVerifier:
             header = jwt.get_unverified_header(token)
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
-            return response.BAD_JWT
+            return denials.BAD_JWT
         provider = self._provider_of(unverified.get("iss"), policy)
         if provider is None:
-            return response.JWT_ISSUER
+            return denials.JWT_ISSUER
         if not _source_allowed(provider, presented):
-            return response.JWT_SOURCE
+            return denials.JWT_SOURCE
         alg, kid = header.get("alg"), header.get("kid", "")
         if not isinstance(alg, str) or alg not in provider.algorithms or not isinstance(kid, str):
-            return response.JWT_ALGORITHM
+            return denials.JWT_ALGORITHM
         key = self._key(provider, kid, alg, token)
         if key is None and provider.remote and await self._refetch(provider):
             key = self._key(provider, kid, alg, token)
         if key is None:
-            return response.JWT_UNKNOWN_KEY
+            return denials.JWT_UNKNOWN_KEY
         self.signature_checks += 1
         try:
             claims = jwt.decode(
@@ -172,24 +172,24 @@ class JwtVerifier:
                 options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
             )
         except jwt.InvalidSignatureError:
-            return response.JWT_SIGNATURE
+            return denials.JWT_SIGNATURE
         except jwt.InvalidAudienceError:
-            return response.JWT_AUDIENCE
+            return denials.JWT_AUDIENCE
         except jwt.InvalidIssuerError:
-            return response.JWT_ISSUER
+            return denials.JWT_ISSUER
         except jwt.PyJWTError:
-            return response.BAD_JWT
+            return denials.BAD_JWT
         return self._timely(claims, provider)
 
     def _timely(self, claims: dict[str, Any], provider: Provider) -> _Verified | str:
         now, leeway = self._clock(), provider.leeway
         expires, not_before = claims.get("exp"), claims.get("nbf", 0)
         if not isinstance(expires, int | float) or not isinstance(not_before, int | float):
-            return response.BAD_JWT
+            return denials.BAD_JWT
         if now >= expires + leeway:
-            return response.JWT_EXPIRED
+            return denials.JWT_EXPIRED
         if now + leeway < not_before:
-            return response.JWT_NOT_YET_VALID
+            return denials.JWT_NOT_YET_VALID
         player_id = _claim(claims, provider.player_id_claim)
         roles = _claim(claims, provider.roles_claim)
         tier = _claim(claims, provider.tier_claim) if provider.tier_claim else ""

@@ -9,7 +9,6 @@ reason code, never the credential.
 """
 
 import functools
-import json
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.auth.v3 import external_auth_pb2
@@ -17,23 +16,26 @@ from envoy.type.v3 import http_status_pb2
 from google.protobuf import struct_pb2
 from google.rpc import code_pb2, status_pb2
 
+from authcontract import denials
+from authcontract.identity import (
+    API_KEY_ID_HEADER,
+    PLAYER_ID_HEADER,
+    ROLES_HEADER,
+    SESSION_ID_HEADER,
+    TIER_HEADER,
+)
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION, Identity
 
-PLAYER_ID_HEADER = "x-chaosgw-player-id"
-ROLES_HEADER = "x-chaosgw-roles"
-TIER_HEADER = "x-chaosgw-tier"
-KEY_ID_HEADER = "x-chaosgw-api-key-id"
-SESSION_ID_HEADER = "x-chaosgw-session-id"
 _OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 CheckResponse = external_auth_pb2.CheckResponse
 
-# RFC 7235 challenges by credential kind (RFC 6750 for bearer tokens).
+# The challenge of each credential kind.
 CHALLENGES = {
-    API_KEY: 'ApiKey realm="chaosgw"',
-    JWT: 'Bearer realm="chaosgw"',
-    OAUTH2: 'Bearer realm="chaosgw"',
-    SESSION: 'Session realm="chaosgw"',
+    API_KEY: denials.API_KEY_CHALLENGE,
+    JWT: denials.BEARER_CHALLENGE,
+    OAUTH2: denials.BEARER_CHALLENGE,
+    SESSION: denials.SESSION_CHALLENGE,
 }
 
 
@@ -59,7 +61,7 @@ def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
         PLAYER_ID_HEADER: identity.player_id,
         ROLES_HEADER: ",".join(roles),
         TIER_HEADER: identity.tier,
-        KEY_ID_HEADER: identity.api_key_id,
+        API_KEY_ID_HEADER: identity.api_key_id,
         SESSION_ID_HEADER: identity.session_id,
     }
     metadata = struct_pb2.Struct()
@@ -96,62 +98,11 @@ def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
     return encoded
 
 
-# Reasons: the `reason` label of the decisions metric, and the body's `code`; with the status
-# and the body's explanation.
-MISSING = "missing_credential"
-UNKNOWN = "unknown_key"
-EXPIRED = "expired_key"
-MISSING_ROLE = "missing_role"
-NO_POLICY = "no_route_policy"
-BAD_JWT = "invalid_token"
-JWT_ALGORITHM = "token_algorithm_refused"
-JWT_ISSUER = "token_issuer_not_accepted"
-JWT_AUDIENCE = "token_wrong_audience"
-JWT_EXPIRED = "token_expired"
-JWT_NOT_YET_VALID = "token_not_yet_valid"
-JWT_UNKNOWN_KEY = "token_unknown_key"
-JWT_SIGNATURE = "token_bad_signature"
-JWT_SOURCE = "token_source_not_allowed"
-NOT_OWNER = "not_owner"
-INACTIVE_TOKEN = "inactive_token"  # noqa: S105 - a reason code, not a secret
-TOKEN_NOT_ACCEPTED = "token_not_accepted"  # noqa: S105
-INSUFFICIENT_SCOPE = "insufficient_scope"
-INTROSPECTION_UNAVAILABLE = "introspection_unavailable"
-UNKNOWN_SESSION = "unknown_session"
-EXPIRED_SESSION = "expired_session"
-SESSION_STORE_UNAVAILABLE = "session_store_unavailable"
-
-REASONS: dict[str, tuple[int, str]] = {
-    MISSING: (401, "a credential this route accepts is required"),
-    UNKNOWN: (401, "the API key is not valid"),
-    EXPIRED: (401, "the API key has expired"),
-    MISSING_ROLE: (403, "the credential lacks a role this route requires"),
-    NO_POLICY: (403, "the gateway has no auth policy for this route yet"),
-    BAD_JWT: (401, "the token is not a well-formed JWT with the claims required"),
-    JWT_ALGORITHM: (401, "the token's signature algorithm is not accepted"),
-    JWT_ISSUER: (401, "the token's issuer is not one this route accepts"),
-    JWT_AUDIENCE: (401, "the token is not meant for this audience"),
-    JWT_EXPIRED: (401, "the token has expired"),
-    JWT_NOT_YET_VALID: (401, "the token is not valid yet"),
-    JWT_UNKNOWN_KEY: (401, "the token is signed with a key the provider does not publish"),
-    JWT_SIGNATURE: (401, "the token's signature does not verify"),
-    JWT_SOURCE: (401, "the token came from a place its provider does not allow"),
-    NOT_OWNER: (403, "the path names a resource of another player"),
-    INACTIVE_TOKEN: (401, "the access token is not active"),
-    TOKEN_NOT_ACCEPTED: (401, "the access token was not issued for this gateway"),
-    INSUFFICIENT_SCOPE: (403, "the access token lacks a scope this gateway requires"),
-    # The provider could not say: refused, and not the caller's fault.
-    INTROSPECTION_UNAVAILABLE: (503, "the access token cannot be checked now; try again later"),
-    UNKNOWN_SESSION: (401, "the session is not valid (unknown, logged out or revoked)"),
-    EXPIRED_SESSION: (401, "the session has expired; log in again"),
-    SESSION_STORE_UNAVAILABLE: (503, "the session store does not answer; try again"),
-}
-
-
 @functools.cache
 def denied(reason: str, challenge: str) -> bytes:
-    """The refusal for `reason`; a 401 names the route's schemes in `challenge`."""
-    status, explanation = REASONS[reason]
+    """The refusal for `reason` (denials.REASONS); a 401 names the route's schemes in
+    `challenge`."""
+    status = denials.REASONS[reason][0]
     headers = [("content-type", "application/json")]
     if status == 401:
         headers.append(("www-authenticate", challenge))
@@ -167,7 +118,7 @@ def denied(reason: str, challenge: str) -> bytes:
                 )
                 for name, value in headers
             ],
-            body=json.dumps({"error": {"code": reason, "reason": explanation}}),
+            body=denials.body(reason),
         ),
     )
     encoded: bytes = check.SerializeToString()

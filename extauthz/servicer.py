@@ -17,6 +17,7 @@ import grpc
 from envoy.service.auth.v3 import external_auth_pb2
 from google.protobuf.message import DecodeError
 
+from authcontract import denials
 from extauthz import metrics, response
 from extauthz.credentials import JwtLocator, Verifier, presented
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION
@@ -44,7 +45,7 @@ class AuthorizationServicer:
         self._denied = {
             (kind, reason): metrics.DECISIONS.labels(kind=kind, outcome="denied", reason=reason)
             for kind in _KINDS
-            for reason in response.REASONS
+            for reason in denials.REASONS
         }
         self._invalid = metrics.DECISIONS.labels(
             kind="none", outcome="invalid", reason="undecodable"
@@ -66,23 +67,23 @@ class AuthorizationServicer:
         route = attributes.context_extensions.get(ROUTE_CONTEXT, "")
         policy = self._policies.by_route.get(route)
         if policy is None:
-            return self._deny("none", response.NO_POLICY, "")
+            return self._deny("none", denials.NO_POLICY, "")
         http = attributes.request.http
         credential = presented(http.headers, policy)
         if credential is None and self._locate_jwt is not None and JWT in policy.accepts:
             credential = self._locate_jwt(http.headers, http.path, policy)
         if credential is None:
-            return self._deny("none", response.MISSING, policy.challenge)
+            return self._deny("none", denials.MISSING, policy.challenge)
         verifier = self._verifiers.get(credential.kind)
         if verifier is None:  # a kind this process was started without: refuse, never admit
-            return self._deny(credential.kind, response.MISSING, policy.challenge)
+            return self._deny(credential.kind, denials.MISSING, policy.challenge)
         identity = await verifier.verify(credential, policy)
         if isinstance(identity, str):
             return self._deny(credential.kind, identity, policy.challenge)
         if not policy.admits(identity.roles):
-            return self._deny(credential.kind, response.MISSING_ROLE, policy.challenge)
+            return self._deny(credential.kind, denials.MISSING_ROLE, policy.challenge)
         if policy.owner is not None and not policy.owner.allows(identity, http.path):
-            return self._deny(credential.kind, response.NOT_OWNER, policy.challenge)
+            return self._deny(credential.kind, denials.NOT_OWNER, policy.challenge)
         self._allowed[credential.kind].inc()
         return response.admitted(identity, credential.carrier, credential.kept)
 

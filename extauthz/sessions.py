@@ -2,7 +2,7 @@
 script call, which also slides its idle expiry), never cached here, so a logout or a ban holds
 from the next request on. Redis unreachable: refused (503), never admitted."""
 
-from extauthz import response
+from authcontract import denials
 from extauthz.identity import SESSION, Identity, Presented
 from extauthz.policies import RoutePolicy
 from sessionstore.store import EXPIRED, SessionCheck, StoreUnavailable
@@ -16,9 +16,9 @@ class Sessions:
         try:
             holder = await self._check.check(presented.value)
         except StoreUnavailable:
-            return response.SESSION_STORE_UNAVAILABLE
+            return denials.SESSION_STORE_UNAVAILABLE
         if isinstance(holder, str):
-            return response.EXPIRED_SESSION if holder == EXPIRED else response.UNKNOWN_SESSION
+            return denials.EXPIRED_SESSION if holder == EXPIRED else denials.UNKNOWN_SESSION
         return Identity(
             kind=SESSION,
             player_id=holder.player_id,

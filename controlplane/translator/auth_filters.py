@@ -34,6 +34,8 @@ from envoy.extensions.http.early_header_mutation.header_mutation.v3 import (
 )
 from google.protobuf import struct_pb2
 
+from authcontract import denials
+from authcontract.identity import IDENTITY_HEADERS
 from controlplane.translator.protos import ads_source, packed
 
 IDENTITY_STRIP = "chaosgw.identity_headers"
@@ -44,19 +46,20 @@ RBAC_FILTER = "chaosgw.rbac"
 JWT_METADATA_NAMESPACE = "envoy.filters.http.jwt_authn"
 JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 
-PLAYER_ID_HEADER = "x-chaosgw-player-id"
-ROLES_HEADER = "x-chaosgw-roles"
-TIER_HEADER = "x-chaosgw-tier"
-API_KEY_ID_HEADER = "x-chaosgw-api-key-id"
-SESSION_ID_HEADER = "x-chaosgw-session-id"
-IDENTITY_HEADERS = (
-    PLAYER_ID_HEADER,
-    ROLES_HEADER,
-    TIER_HEADER,
-    API_KEY_ID_HEADER,
-    SESSION_ID_HEADER,
-)
-WWW_AUTHENTICATE = 'Bearer realm="chaosgw", error="invalid_token"'
+# jwt_authn's refusals (`jwt_authn_access_denied{<status>}`, jwt_verify_lib's status with spaces
+# made underscores) as the auth service's codes; any other status is `invalid_token`.
+JWT_DENIED = "jwt_authn_access_denied"
+JWT_DENIALS = {
+    "Jwt_is_missing": denials.MISSING,
+    "Jwt_is_expired": denials.JWT_EXPIRED,
+    "Jwt_not_yet_valid": denials.JWT_NOT_YET_VALID,
+    "Jwt_verification_fails": denials.JWT_SIGNATURE,
+    "Jwt_issuer_is_not_configured": denials.JWT_ISSUER,
+    "Audiences_in_Jwt_are_not_allowed": denials.JWT_AUDIENCE,
+    "Jwks_doesn't_have_key_to_match_kid_or_alg_from_Jwt": denials.JWT_UNKNOWN_KEY,
+}
+# A route's RBAC policy is named for the refusal it makes (see auth_route.py).
+RBAC_DENIALS = (denials.MISSING_ROLE, denials.NO_POLICY)
 
 
 def identity_strip() -> extension_pb2.TypedExtensionConfig:
@@ -79,54 +82,61 @@ def auth_http_filters() -> list[Any]:
 
 
 def denial_replies() -> Any:
-    """Denials answered by the gateway itself carry a small JSON body with the reason (Envoy's
-    response code details, e.g. `jwt_authn_access_denied{Jwt_is_expired}`), never the token.
-
-    Every refusal of `jwt_authn` is a 401 with `WWW-Authenticate` (RFC 6750: the token is
-    missing or invalid), also those it answers 403 by itself (a wrong audience); a 403 is left
-    for a valid token that lacks permission (RBAC)."""
-    bad_token = hcm_pb2.ResponseMapper(
-        filter={
-            "extension_filter": {
-                "name": "envoy.access_loggers.extension_filters.cel",
-                "typed_config": packed(
-                    cel_pb2.ExpressionFilter(
-                        expression='response.code_details.startsWith("jwt_authn_access_denied")'
-                    )
-                ),
-            }
-        },
-        status_code={"value": 401},
-        body_format_override={"json_format": _body("unauthenticated")},
-        headers_to_add=[
-            {
-                "header": {"key": "www-authenticate", "value": WWW_AUTHENTICATE},
-                "append_action": base_pb2.HeaderValueOption.ADD_IF_ABSENT,
-            }
-        ],
+    """Envoy's own auth refusals look like the auth service's: the same status, challenge
+    (`WWW-Authenticate: Bearer realm="chaosgw"`, replacing Envoy's, which echoes the request's
+    host and path) and body `{"error": {"code", "reason"}}` with the same codes. Every refusal
+    of `jwt_authn` is a 401 (also those it answers 403 by itself, a wrong audience); a 403 is a
+    valid token lacking permission (RBAC). Other 403s of the gateway's own (client IP lists)
+    get the same shape with Envoy's response code details as the reason; the auth service's
+    denials are its own and kept."""
+    mappers = [
+        _mapper(f'response.code_details == "{JWT_DENIED}{{{status}}}"', code)
+        for status, code in JWT_DENIALS.items()
+    ]
+    mappers.append(_mapper(f'response.code_details.startsWith("{JWT_DENIED}")', denials.BAD_JWT))
+    mappers.extend(
+        _mapper(f'response.code_details == "rbac_access_denied_matched_policy[{code}]"', code)
+        for code in RBAC_DENIALS
     )
-    # The auth service writes its own denials' bodies (with its reason codes): they are kept.
-    forbidden = hcm_pb2.ResponseMapper(
-        filter={
-            "extension_filter": {
-                "name": "envoy.access_loggers.extension_filters.cel",
-                "typed_config": packed(
-                    cel_pb2.ExpressionFilter(
-                        expression="response.code == 403 "
-                        '&& response.code_details != "ext_authz_denied"'
-                    )
-                ),
-            }
-        },
-        body_format_override={"json_format": _body("forbidden")},
+    other = _body_format("forbidden", "%RESPONSE_CODE_DETAILS%")
+    mappers.append(
+        hcm_pb2.ResponseMapper(
+            filter=_cel('response.code == 403 && response.code_details != "ext_authz_denied"'),
+            body_format_override=other,
+        )
     )
-    return hcm_pb2.LocalReplyConfig(mappers=[bad_token, forbidden])
+    return hcm_pb2.LocalReplyConfig(mappers=mappers)
 
 
-def _body(error: str) -> struct_pb2.Struct:
+def _mapper(expression: str, code: str) -> Any:
+    status, reason = denials.REASONS[code]
+    challenge = [
+        {
+            "header": {"key": "www-authenticate", "value": denials.BEARER_CHALLENGE},
+            "append_action": base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
+        }
+    ]
+    return hcm_pb2.ResponseMapper(
+        filter=_cel(expression),
+        status_code={"value": status},
+        body_format_override=_body_format(code, reason),
+        headers_to_add=challenge if status == 401 else [],
+    )
+
+
+def _cel(expression: str) -> dict[str, Any]:
+    return {
+        "extension_filter": {
+            "name": "envoy.access_loggers.extension_filters.cel",
+            "typed_config": packed(cel_pb2.ExpressionFilter(expression=expression)),
+        }
+    }
+
+
+def _body_format(code: str, reason: str) -> dict[str, Any]:
     body = struct_pb2.Struct()
-    body.update({"error": error, "reason": "%RESPONSE_CODE_DETAILS%"})
-    return body
+    body.update({"error": {"code": code, "reason": reason}})
+    return {"json_format": body}
 
 
 def jwt_per_route(requirement: str) -> Any:

@@ -17,14 +17,10 @@ from typing import Any
 from envoy.config.core.v3 import extension_pb2
 from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb2
 
+from authcontract.identity import PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER
 from controlplane.model import InlineJwks, JwtProviderSpec
 from controlplane.model.auth_jwks import EC_CURVE, KEY_TYPE
-from controlplane.translator.auth_filters import (
-    JWT_FILTER,
-    PLAYER_ID_HEADER,
-    ROLES_HEADER,
-    TIER_HEADER,
-)
+from controlplane.translator.auth_filters import JWT_FILTER
 from controlplane.translator.protos import packed
 
 ANY_PROVIDER = "any-provider"

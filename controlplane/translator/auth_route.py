@@ -16,6 +16,7 @@ from typing import Any
 from envoy.config.rbac.v3 import rbac_pb2 as rbac_config_pb2
 from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
 
+from authcontract import denials
 from controlplane.model import AuthenticatedAuth, JwtProviderSpec, RoleSpec, RouteAuth
 from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER, extauthz_per_route
 from controlplane.translator.auth_filters import (
@@ -61,17 +62,20 @@ def per_filter_configs(
     if auth.needs_service():
         if auth_service:
             return {EXTAUTHZ_FILTER: extauthz_per_route(route)}
-        return {
-            RBAC_FILTER: packed(_rbac({"principals": [_NOBODY], "permissions": [{"any": True}]}))
-        }
+        return {RBAC_FILTER: packed(_refuse_unless(_NOBODY, denials.NO_POLICY))}
     principal = {"or_ids": {"ids": [_caller(auth, p, context) for p in auth.jwt_providers()]}}
-    policy = {"permissions": [{"any": True}], "principals": [principal]}
-    return {JWT_FILTER: jwt_per_route(ANY_PROVIDER), RBAC_FILTER: packed(_rbac(policy))}
+    return {
+        JWT_FILTER: jwt_per_route(ANY_PROVIDER),
+        RBAC_FILTER: packed(_refuse_unless(principal, denials.MISSING_ROLE)),
+    }
 
 
-def _rbac(policy: dict[str, Any]) -> Any:
+def _refuse_unless(principal: dict[str, Any], code: str) -> Any:
+    """Refuses every caller but `principal`'s by a DENY policy named `code`, the refusal's
+    code: Envoy's response code details then say why (see auth_filters.denial_replies)."""
+    policy = {"permissions": [{"any": True}], "principals": [{"not_id": principal}]}
     return rbac_pb2.RBACPerRoute(
-        rbac={"rules": {"action": rbac_config_pb2.RBAC.ALLOW, "policies": {"route": policy}}}
+        rbac={"rules": {"action": rbac_config_pb2.RBAC.DENY, "policies": {code: policy}}}
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from authcontract import denials
 from tests.integration.harness import wait_for_response, wait_until
 from tests.integration.stack import (  # noqa: F401 - fixtures
     Stack,
@@ -147,13 +148,14 @@ def wait_accepted(idp: Idp, client: httpx.Client, path: str, token: str) -> http
     return wait_until(accepted, timeout=10.0, description=f"{path} to accept the token")
 
 
-def refused(idp: Idp, client: httpx.Client, path: str, token: str | None, **kw: Any) -> Any:
+def refused(idp: Idp, client: httpx.Client, path: str, token: str | None, **kw: Any) -> str:
+    """Refused by Envoy as the auth service refuses: the same challenge and body; the code."""
     response = idp.get(client, path, token, **kw)
     assert response.status_code == 401, response.text
-    assert response.headers["www-authenticate"].startswith("Bearer"), response.headers
-    body = response.json()
-    assert body["error"] == "unauthenticated"
-    return body["reason"]
+    assert response.headers.get_list("www-authenticate") == ['Bearer realm="chaosgw"']
+    code: str = response.json()["error"]["code"]
+    assert response.json() == json.loads(denials.body(code))
+    return code
 
 
 @pytest.mark.parametrize(
@@ -204,10 +206,47 @@ def test_forged_and_invalid_tokens_are_refused_with_401(idp: Idp, forge: Any) ->
     token = forge(idp)
     with httpx.Client(timeout=5.0) as client:
         wait_accepted(idp, client, "/auth/any", idp.token())
-        reason = refused(idp, client, "/auth/any", token)
+        code = refused(idp, client, "/auth/any", token)
         # Not even a valid token's own route is opened by it, and nothing went upstream.
         refused(idp, client, "/auth/refund", token)
-    assert reason.startswith("jwt_authn_access_denied"), reason
+    assert code == "missing_credential" if token is None else code in TOKEN_CODES
+
+
+TOKEN_CODES = {code for code, (status, _) in denials.REASONS.items() if status == 401} - {
+    "missing_credential"
+}
+
+
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        pytest.param(lambda i: None, "missing_credential", id="no-token"),
+        pytest.param(lambda i: i.token(lifetime=-60), "token_expired", id="expired"),
+        pytest.param(lambda i: "not.a-jwt", "invalid_token", id="malformed"),
+    ],
+)
+def test_native_denials_match_the_auth_service_and_echo_nothing(
+    idp: Idp, make: Any, code: str
+) -> None:
+    """Envoy's own `WWW-Authenticate` would be `Bearer realm="http://HOST/PATH"`: the
+    request's host and path, echoed. The gateway answers what the auth service answers."""
+    with httpx.Client(timeout=5.0) as client:
+        wait_accepted(idp, client, "/auth/any", idp.token())
+        response = idp.get(
+            client, "/auth/any/secret-path", make(idp), headers={"host": "evil.example"}
+        )
+        forbidden = idp.get(client, "/auth/refund", idp.token(roles=["player"]))
+    assert response.status_code == 401
+    assert response.headers.get_list("www-authenticate") == ['Bearer realm="chaosgw"']
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == json.loads(denials.body(code))
+    assert "evil" not in response.text
+    assert "secret" not in response.text
+    assert forbidden.status_code == 403
+    assert "www-authenticate" not in forbidden.headers
+    assert forbidden.json() == {
+        "error": {"code": "missing_role", "reason": denials.REASONS["missing_role"][1]}
+    }
 
 
 def test_client_sent_identity_headers_never_reach_the_upstream(idp: Idp) -> None:
@@ -233,10 +272,7 @@ def test_rbac_matrix_holds_for_every_role_and_route(idp: Idp) -> None:
                 response = idp.get(client, f"/auth/{route}", token)
                 outcomes[role, route] = response.status_code
                 if response.status_code == 403:
-                    assert response.json() == {
-                        "error": "forbidden",
-                        "reason": "rbac_access_denied_matched_policy[none]",
-                    }
+                    assert response.json() == json.loads(denials.body("missing_role"))
     expected = {
         (role, route): 200 if route in allowed else 403
         for role, allowed in MATRIX.items()
@@ -302,8 +338,8 @@ def test_query_string_token_only_where_the_provider_allows_it(idp: Idp) -> None:
     with httpx.Client(timeout=5.0) as client:
         wait_accepted(idp, client, "/auth/any", token)
         modified = envoy.stat("listener_manager.listener_modified")
-        reason = refused(idp, client, "/auth/any", None, params={"access_token": token})
-        assert reason == "jwt_authn_access_denied{Jwt_is_missing}"
+        code = refused(idp, client, "/auth/any", None, params={"access_token": token})
+        assert code == "missing_credential"
 
         provider, _ = admin.get("jwt-providers", "idp")
         spec = {k: v for k, v in provider.items() if k != "metadata"}

@@ -14,7 +14,7 @@ import pytest
 from chaosgw.auth.v1 import auth_pb2
 from envoy.service.auth.v3 import external_auth_pb2
 
-from extauthz import response
+from authcontract import denials
 from extauthz.identity import OAUTH2, Identity, Presented
 from extauthz.introspection import Introspection, compile_introspectors
 from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
@@ -132,7 +132,7 @@ async def test_an_answer_is_kept_until_the_tokens_exp_and_never_after(
     assert provider.calls_for(token) == 1
     clock.now += 2
     # The provider (wrongly) still calls it active: its `exp` is past all the same.
-    assert await verify(introspection, token) == response.INACTIVE_TOKEN
+    assert await verify(introspection, token) == denials.INACTIVE_TOKEN
     assert provider.calls_for(token) == 2
 
 
@@ -149,7 +149,7 @@ async def test_an_answer_is_kept_at_most_the_introspectors_cache_time(
     provider.revoke(token)
     clock.now += 2
 
-    assert await verify(introspection, token) == response.INACTIVE_TOKEN
+    assert await verify(introspection, token) == denials.INACTIVE_TOKEN
     assert provider.calls_for(token) == 2
 
 
@@ -158,12 +158,12 @@ async def test_an_inactive_answer_is_kept_for_the_negative_cache_time(
 ) -> None:
     introspection = verifier(http, clock, introspector(provider, negative_cache_seconds=5))
 
-    assert await verify(introspection, "unknown-token") == response.INACTIVE_TOKEN
+    assert await verify(introspection, "unknown-token") == denials.INACTIVE_TOKEN
     clock.now += 4
-    assert await verify(introspection, "unknown-token") == response.INACTIVE_TOKEN
+    assert await verify(introspection, "unknown-token") == denials.INACTIVE_TOKEN
     assert provider.calls_for("unknown-token") == 1
     clock.now += 2
-    assert await verify(introspection, "unknown-token") == response.INACTIVE_TOKEN
+    assert await verify(introspection, "unknown-token") == denials.INACTIVE_TOKEN
     assert provider.calls_for("unknown-token") == 2
 
 
@@ -173,7 +173,7 @@ async def test_a_token_not_yet_valid_is_inactive(
     introspection = verifier(http, clock, introspector(provider))
     token = provider.issue(nbf=int(clock.now) + 60)
 
-    assert await verify(introspection, token) == response.INACTIVE_TOKEN
+    assert await verify(introspection, token) == denials.INACTIVE_TOKEN
 
 
 async def test_concurrent_checks_of_one_token_share_one_call(
@@ -229,7 +229,7 @@ async def test_a_bad_answer_fails_closed_and_is_not_kept(
     token = provider.issue()
     provider.status, provider.body = status, body
 
-    assert await verify(introspection, token) == response.INTROSPECTION_UNAVAILABLE
+    assert await verify(introspection, token) == denials.INTROSPECTION_UNAVAILABLE
     provider.status = provider.body = None
     assert isinstance(await verify(introspection, token), Identity)
     assert provider.calls_for(token) == 2
@@ -240,16 +240,16 @@ async def test_a_provider_down_slow_or_refusing_the_client_fails_closed(
 ) -> None:
     token = provider.issue()
     wrong_secret = verifier(http, clock, introspector(provider, client_secret="not-it"))
-    assert await verify(wrong_secret, token) == response.INTROSPECTION_UNAVAILABLE
+    assert await verify(wrong_secret, token) == denials.INTROSPECTION_UNAVAILABLE
 
     introspection = verifier(http, clock, introspector(provider, timeout_seconds=0.1))
     provider.delay = 0.5
     started = time.monotonic()
-    assert await verify(introspection, token) == response.INTROSPECTION_UNAVAILABLE
+    assert await verify(introspection, token) == denials.INTROSPECTION_UNAVAILABLE
     assert time.monotonic() - started < 0.4
 
     provider.stop()
-    assert await verify(introspection, token) == response.INTROSPECTION_UNAVAILABLE
+    assert await verify(introspection, token) == denials.INTROSPECTION_UNAVAILABLE
 
 
 async def test_issuer_audience_and_scopes_are_checked(
@@ -270,9 +270,9 @@ async def test_issuer_audience_and_scopes_are_checked(
         return asyncio.ensure_future(verify(introspection, provider.issue(**claims)))
 
     assert isinstance(await judged(aud=["other", "game"]), Identity)
-    assert await judged(aud="chaosgw", iss="https://elsewhere") == response.TOKEN_NOT_ACCEPTED
-    assert await judged(aud="elsewhere") == response.TOKEN_NOT_ACCEPTED
-    assert await judged(aud="game", scope="trade") == response.INSUFFICIENT_SCOPE
+    assert await judged(aud="chaosgw", iss="https://elsewhere") == denials.TOKEN_NOT_ACCEPTED
+    assert await judged(aud="elsewhere") == denials.TOKEN_NOT_ACCEPTED
+    assert await judged(aud="game", scope="trade") == denials.INSUFFICIENT_SCOPE
 
 
 async def test_introspectors_are_asked_in_order_and_one_that_cannot_answer_fails_closed(
@@ -289,11 +289,11 @@ async def test_introspectors_are_asked_in_order_and_one_that_cannot_answer_fails
         assert identity.player_id == "from-second"
         assert await verify(introspection, "nobody", "first", "second") == "inactive_token"
         assert await verify(introspection, "nobody", "first", "absent") == (
-            response.INTROSPECTION_UNAVAILABLE
+            denials.INTROSPECTION_UNAVAILABLE
         )
         other.stop()
         assert await verify(introspection, "someone", "first", "second") == (
-            response.INTROSPECTION_UNAVAILABLE
+            denials.INTROSPECTION_UNAVAILABLE
         )
 
 
@@ -323,7 +323,7 @@ async def test_a_changed_introspector_forgets_what_it_learnt(
     await verify(introspection, token)
     introspection.replace(compile_introspectors([introspector(provider, required_scopes=["x"])]))
 
-    assert await verify(introspection, token) == response.INSUFFICIENT_SCOPE
+    assert await verify(introspection, token) == denials.INSUFFICIENT_SCOPE
     assert provider.calls_for(token) == 2
 
 

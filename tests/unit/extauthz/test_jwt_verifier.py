@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from chaosgw.auth.v1 import auth_pb2
 
-from extauthz import response
+from authcontract import denials
 from extauthz.identity import JWT, Identity, Presented
 from extauthz.jwt_providers import Provider, compile_providers
 from extauthz.jwt_verifier import JwtVerifier, fetch_over_http
@@ -108,19 +108,19 @@ def test_a_valid_token_gives_the_identity_of_its_claim_paths() -> None:
 @pytest.mark.parametrize(
     ("forge", "reason"),
     [
-        (lambda: unsigned(claims_for(ISSUER, AUDIENCE, "p-1"), "k1"), response.JWT_ALGORITHM),
+        (lambda: unsigned(claims_for(ISSUER, AUDIENCE, "p-1"), "k1"), denials.JWT_ALGORITHM),
         (lambda: hs256_with_public_key(KEY, claims_for(ISSUER, AUDIENCE, "p-1")), "alg"),
-        (lambda: token(exp=int(time.time()) - 31), response.JWT_EXPIRED),
-        (lambda: token(nbf=int(time.time()) + 31), response.JWT_NOT_YET_VALID),
-        (lambda: token(iss="https://evil.example"), response.JWT_ISSUER),
-        (lambda: token(aud="another-game"), response.JWT_AUDIENCE),
-        (lambda: token(SigningKey("k9")), response.JWT_UNKNOWN_KEY),
-        (lambda: token(SigningKey("k1")), response.JWT_SIGNATURE),
-        (lambda: tampered(token(), sub="p-2"), response.JWT_SIGNATURE),
-        (lambda: token(alg="PS256"), response.JWT_ALGORITHM),
-        (lambda: token(exp="tomorrow"), response.BAD_JWT),
-        (lambda: "not.a.jwt", response.BAD_JWT),
-        (lambda: KEY.sign({"iss": ISSUER, "aud": AUDIENCE, "sub": "p"}), response.BAD_JWT),
+        (lambda: token(exp=int(time.time()) - 31), denials.JWT_EXPIRED),
+        (lambda: token(nbf=int(time.time()) + 31), denials.JWT_NOT_YET_VALID),
+        (lambda: token(iss="https://evil.example"), denials.JWT_ISSUER),
+        (lambda: token(aud="another-game"), denials.JWT_AUDIENCE),
+        (lambda: token(SigningKey("k9")), denials.JWT_UNKNOWN_KEY),
+        (lambda: token(SigningKey("k1")), denials.JWT_SIGNATURE),
+        (lambda: tampered(token(), sub="p-2"), denials.JWT_SIGNATURE),
+        (lambda: token(alg="PS256"), denials.JWT_ALGORITHM),
+        (lambda: token(exp="tomorrow"), denials.BAD_JWT),
+        (lambda: "not.a.jwt", denials.BAD_JWT),
+        (lambda: KEY.sign({"iss": ISSUER, "aud": AUDIENCE, "sub": "p"}), denials.BAD_JWT),
     ],
     ids=[
         "alg-none",
@@ -141,7 +141,7 @@ def test_a_valid_token_gives_the_identity_of_its_claim_paths() -> None:
 def test_every_forgery_is_refused(forge: Callable[[], str], reason: str) -> None:
     refused = verify(verifier(), forge())
 
-    assert refused == (response.JWT_ALGORITHM if reason == "alg" else reason)
+    assert refused == (denials.JWT_ALGORITHM if reason == "alg" else reason)
 
 
 def test_the_clock_skew_is_allowed_on_exp_and_nbf() -> None:
@@ -157,7 +157,7 @@ def test_a_token_is_read_only_from_where_its_provider_allows() -> None:
     value = token()
     cookie_policy = {"cookie": f"theme=dark; chaos_session={value}"}
 
-    assert verify(made, value) == response.JWT_SOURCE
+    assert verify(made, value) == denials.JWT_SOURCE
     located = made.locate(cookie_policy, "/me", POLICY)
     assert located == Presented(JWT, value, "", source="cookie:chaos_session")
     assert isinstance(verify(made, value, located), Identity)
@@ -183,7 +183,7 @@ def test_a_route_refuses_tokens_of_providers_it_does_not_name() -> None:
     )
 
     assert isinstance(verify(made, value), Identity)  # now cached
-    assert asyncio.run(made.verify(bearer(value), other)) == response.JWT_ISSUER
+    assert asyncio.run(made.verify(bearer(value), other)) == denials.JWT_ISSUER
 
 
 def test_a_repeated_token_is_served_from_the_cache_until_it_expires() -> None:
@@ -197,7 +197,7 @@ def test_a_repeated_token_is_served_from_the_cache_until_it_expires() -> None:
     assert all(identity is first for identity in again)
 
     clock.now += 61
-    assert verify(made, value) == response.JWT_EXPIRED
+    assert verify(made, value) == denials.JWT_EXPIRED
     assert made.signature_checks == 2
 
 
@@ -224,10 +224,10 @@ def test_an_unknown_kid_refetches_once_and_a_new_key_is_accepted() -> None:
         assert server.fetches == 1
         # A crafted kid: one fetch per provider per interval, however many tokens.
         for n in range(5):
-            assert verify(made, token(SigningKey(f"crafted-{n}"))) == response.JWT_UNKNOWN_KEY
+            assert verify(made, token(SigningKey(f"crafted-{n}"))) == denials.JWT_UNKNOWN_KEY
         assert server.fetches == 1
         clock.monotonic += 10.0
-        assert verify(made, token(SigningKey("k3"))) == response.JWT_UNKNOWN_KEY
+        assert verify(made, token(SigningKey("k3"))) == denials.JWT_UNKNOWN_KEY
         assert server.fetches == 2
 
 
@@ -259,7 +259,7 @@ def test_a_push_removing_a_key_refuses_its_tokens_even_cached() -> None:
     assert isinstance(verify(made, old_token), Identity)
 
     made.replace(compile_providers([provider_message(new)]))
-    assert verify(made, old_token) == response.JWT_UNKNOWN_KEY
+    assert verify(made, old_token) == denials.JWT_UNKNOWN_KEY
     assert isinstance(verify(made, token(new)), Identity)
 
 

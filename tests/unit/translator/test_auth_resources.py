@@ -113,5 +113,7 @@ def test_without_an_auth_service_an_api_key_route_lets_nobody_in() -> None:
     assert EXTAUTHZ_FILTER not in route.typed_per_filter_config
     rbac = rbac_pb2.RBACPerRoute()
     route.typed_per_filter_config[RBAC_FILTER].Unpack(rbac)
-    principals = rbac.rbac.rules.policies["route"].principals
-    assert [p.not_id.any for p in principals] == [True]
+    # A DENY policy named for its refusal: every caller is "not nobody".
+    assert rbac.rbac.rules.action == rbac.rbac.rules.DENY
+    principals = rbac.rbac.rules.policies["no_route_policy"].principals
+    assert [p.not_id.not_id.any for p in principals] == [True]

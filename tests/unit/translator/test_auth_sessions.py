@@ -7,11 +7,11 @@ from dataclasses import replace
 from chaosgw.auth.v1 import auth_pb2
 from envoy.extensions.filters.http.ext_authz.v3 import ext_authz_pb2
 
+from authcontract.identity import IDENTITY_HEADERS
 from controlplane.model import AuthenticatedAuth
 from controlplane.model.auth_route import SessionCredential
 from controlplane.translator import route_policy_resources
 from controlplane.translator.auth_extauthz import ExtAuthzService, extauthz_filter
-from controlplane.translator.auth_filters import IDENTITY_HEADERS
 from tests.unit.translator.golden_state import golden_state
 
 

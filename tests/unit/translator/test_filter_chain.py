@@ -13,6 +13,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from envoy.extensions.http.early_header_mutation.header_mutation.v3 import header_mutation_pb2
 
+from authcontract.identity import IDENTITY_HEADERS
 from controlplane.model import (
     AuthenticatedAuth,
     GatewayState,
@@ -21,7 +22,7 @@ from controlplane.model import (
 )
 from controlplane.translator import translate
 from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER
-from controlplane.translator.auth_filters import IDENTITY_HEADERS, JWT_FILTER, RBAC_FILTER
+from controlplane.translator.auth_filters import JWT_FILTER, RBAC_FILTER
 from controlplane.translator.http_filters import (
     BODY_LIMIT,
     CLIENT_IPS,
