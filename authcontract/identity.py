@@ -1,4 +1,8 @@
-"""The identity headers an upstream receives, whether Envoy or the auth service admitted."""
+"""The identity headers an upstream receives, whether Envoy or the auth service admitted, and
+how their values are written."""
+
+import json
+from collections.abc import Iterable
 
 PLAYER_ID_HEADER = "x-chaosgw-player-id"
 ROLES_HEADER = "x-chaosgw-roles"
@@ -13,3 +17,11 @@ IDENTITY_HEADERS = (
     API_KEY_ID_HEADER,
     SESSION_ID_HEADER,
 )
+# A caller without roles: the roles header is always there on an admitted request.
+NO_ROLES = "[]"
+
+
+def roles_value(roles: Iterable[str]) -> str:
+    """`x-chaosgw-roles`: the roles as a compact JSON array of strings (`["gm","player"]`), the
+    way Envoy renders a verified token's list claim."""
+    return json.dumps(list(roles), separators=(",", ":"))

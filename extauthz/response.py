@@ -23,6 +23,7 @@ from authcontract.identity import (
     ROLES_HEADER,
     SESSION_ID_HEADER,
     TIER_HEADER,
+    roles_value,
 )
 from extauthz.identity import API_KEY, JWT, OAUTH2, SESSION, Identity
 
@@ -59,7 +60,7 @@ def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
     roles = sorted(identity.roles)
     upstream = {
         PLAYER_ID_HEADER: identity.player_id,
-        ROLES_HEADER: ",".join(roles),
+        ROLES_HEADER: roles_value(roles),
         TIER_HEADER: identity.tier,
         API_KEY_ID_HEADER: identity.api_key_id,
         SESSION_ID_HEADER: identity.session_id,
@@ -85,7 +86,7 @@ def _admission(identity: Identity, carrier: str, kept: str = "") -> bytes:
                     header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
                 )
                 for name, value in upstream.items()
-                if value or name == ROLES_HEADER
+                if value
             ],
             # Overwritten with what is kept of it, or removed; a token from the query string
             # ("?name") is not passed on either.

@@ -12,18 +12,24 @@ Then these HTTP filters, in this order, before the router:
    adding a provider or rotating its keys changes that resource, never the listener, so no
    player's connection is drained. The listener has no default for it: until Envoy holds the
    configuration the listener stays warming, and serves nothing unchecked;
-3. `rbac`, empty here: each protected route carries its own policy (over RDS).
+3. `rbac`, empty here: each protected route carries its own policy (over RDS);
+4. a header mutation writing `x-chaosgw-roles` from the verified payload (see
+   `identity_per_route`), empty here too.
 
-Both are disabled in the listener, and each protected route's per-route configs enable them:
-routes that name no requirement skip both. The listener's part is constant, whatever
+All are disabled in the listener, and each protected route's per-route configs enable them:
+routes that name no requirement skip them. The listener's part is constant, whatever
 providers, roles and routes are declared.
 """
 
+from collections.abc import Iterable
 from typing import Any
 
 from envoy.config.common.mutation_rules.v3 import mutation_rules_pb2
 from envoy.config.core.v3 import base_pb2, extension_pb2
 from envoy.extensions.access_loggers.filters.cel.v3 import cel_pb2
+from envoy.extensions.filters.http.header_mutation.v3 import (
+    header_mutation_pb2 as route_header_mutation_pb2,
+)
 from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb2
 from envoy.extensions.filters.http.rbac.v3 import rbac_pb2
 from envoy.extensions.filters.network.http_connection_manager.v3 import (
@@ -35,15 +41,17 @@ from envoy.extensions.http.early_header_mutation.header_mutation.v3 import (
 from google.protobuf import struct_pb2
 
 from authcontract import denials
-from authcontract.identity import IDENTITY_HEADERS
+from authcontract.identity import IDENTITY_HEADERS, NO_ROLES, ROLES_HEADER
 from controlplane.translator.protos import ads_source, packed
 
 IDENTITY_STRIP = "chaosgw.identity_headers"
 # The ECDS resource name too (Envoy fetches a discovered filter's config by its name).
 JWT_FILTER = "chaosgw.jwt_authn"
 RBAC_FILTER = "chaosgw.rbac"
+IDENTITY_FILTER = "chaosgw.identity"
 # Where jwt_authn puts verified payloads, under each provider's name.
 JWT_METADATA_NAMESPACE = "envoy.filters.http.jwt_authn"
+_APPEND = base_pb2.HeaderValueOption
 JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 
 # jwt_authn's refusals (`jwt_authn_access_denied{<status>}`, jwt_verify_lib's status with spaces
@@ -78,7 +86,36 @@ def auth_http_filters() -> list[Any]:
             disabled=True,
         ),
         hcm_pb2.HttpFilter(name=RBAC_FILTER, typed_config=packed(rbac_pb2.RBAC()), disabled=True),
+        hcm_pb2.HttpFilter(
+            name=IDENTITY_FILTER,
+            typed_config=packed(route_header_mutation_pb2.HeaderMutation()),
+            disabled=True,
+        ),
     ]
+
+
+def identity_per_route(roles_claims: Iterable[tuple[str, tuple[str, ...]]]) -> Any:
+    """The roles of a token verified by `jwt_authn`, for each (provider, claim path), as the
+    auth service writes them (authcontract.identity): Envoy renders a list claim of the
+    payload as compact JSON. Only the provider that verified the token has a payload; with
+    none, or no roles claim, the value is empty and not written, and the last mutation gives
+    `[]`. (Mutations apply in order.)"""
+    mutations = [
+        _header(ROLES_HEADER, _payload(provider, claim), _APPEND.OVERWRITE_IF_EXISTS_OR_ADD)
+        for provider, claim in roles_claims
+    ]
+    mutations.append(_header(ROLES_HEADER, NO_ROLES, _APPEND.ADD_IF_ABSENT))
+    return packed(
+        route_header_mutation_pb2.HeaderMutationPerRoute(mutations={"request_mutations": mutations})
+    )
+
+
+def _payload(provider: str, claim: tuple[str, ...]) -> str:
+    return f"%DYNAMIC_METADATA({':'.join((JWT_METADATA_NAMESPACE, provider, *claim))})%"
+
+
+def _header(name: str, value: str, action: Any) -> dict[str, Any]:
+    return {"append": {"header": {"key": name, "value": value}, "append_action": action}}
 
 
 def denial_replies() -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 from envoy.config.core.v3 import extension_pb2
 from envoy.extensions.filters.http.jwt_authn.v3 import config_pb2 as jwt_pb2
 
-from authcontract.identity import PLAYER_ID_HEADER, ROLES_HEADER, TIER_HEADER
+from authcontract.identity import PLAYER_ID_HEADER, TIER_HEADER
 from controlplane.model import InlineJwks, JwtProviderSpec
 from controlplane.model.auth_jwks import EC_CURVE, KEY_TYPE
 from controlplane.translator.auth_filters import JWT_FILTER
@@ -52,7 +52,9 @@ def _provider(provider: JwtProviderSpec, fetched: Mapping[str, str]) -> Any:
         keys = json.loads(fetched.get(provider.name, '{"keys": []}'))["keys"]
     sources = provider.token_sources
     claims = provider.claims
-    headers = [(PLAYER_ID_HEADER, claims.player_id), (ROLES_HEADER, claims.roles)]
+    # Roles are written by the route (auth_filters.identity_per_route): a list claim in
+    # claim_to_headers would be base64 of its JSON.
+    headers = [(PLAYER_ID_HEADER, claims.player_id)]
     if claims.tier is not None:
         headers.append((TIER_HEADER, claims.tier))
     return jwt_pb2.JwtProvider(

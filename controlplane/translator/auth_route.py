@@ -20,9 +20,11 @@ from authcontract import denials
 from controlplane.model import AuthenticatedAuth, JwtProviderSpec, RoleSpec, RouteAuth
 from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER, extauthz_per_route
 from controlplane.translator.auth_filters import (
+    IDENTITY_FILTER,
     JWT_FILTER,
     JWT_METADATA_NAMESPACE,
     RBAC_FILTER,
+    identity_per_route,
     jwt_per_route,
 )
 from controlplane.translator.auth_jwt import ANY_PROVIDER
@@ -63,10 +65,13 @@ def per_filter_configs(
         if auth_service:
             return {EXTAUTHZ_FILTER: extauthz_per_route(route)}
         return {RBAC_FILTER: packed(_refuse_unless(_NOBODY, denials.NO_POLICY))}
-    principal = {"or_ids": {"ids": [_caller(auth, p, context) for p in auth.jwt_providers()]}}
+    providers = auth.jwt_providers()
+    principal = {"or_ids": {"ids": [_caller(auth, p, context) for p in providers]}}
+    claims = [(p, context.roles_claims[p]) for p in providers if p in context.roles_claims]
     return {
         JWT_FILTER: jwt_per_route(ANY_PROVIDER),
         RBAC_FILTER: packed(_refuse_unless(principal, denials.MISSING_ROLE)),
+        IDENTITY_FILTER: identity_per_route(claims),
     }
 
 

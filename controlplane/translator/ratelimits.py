@@ -32,6 +32,7 @@ from envoy.extensions.filters.network.http_connection_manager.v3 import (
 )
 from envoy.type.v3 import http_status_pb2
 
+from authcontract.identity import API_KEY_ID_HEADER, PLAYER_ID_HEADER, TIER_HEADER
 from controlplane.model import (
     HeaderKey,
     HostsTarget,
@@ -52,11 +53,6 @@ LOCAL_FILTER = "envoy.filters.http.local_ratelimit"
 LOCAL_STAT_PREFIX = "chaosgw_local_rate_limit"
 GLOBAL_STAGE = 0
 LOCAL_STAGE = 1
-
-# Identity headers written by the auth stage (which strips client-sent copies).
-PLAYER_HEADER = "x-chaosgw-player-id"
-API_KEY_HEADER = "x-chaosgw-api-key-id"
-TIER_HEADER = "x-chaosgw-tier"
 
 # Bounds the memory of per-value local buckets (least recently used ones go first).
 MAX_LOCAL_BUCKETS = 20_000
@@ -260,7 +256,7 @@ def _action(item: CountedBy, route: str | None) -> dict[str, Any]:
         # Guaranteed by the plan: route-counted policies are placed on routes.
         assert route is not None
         return {"generic_key": {"descriptor_key": key, "descriptor_value": route}}
-    header = PLAYER_HEADER if item == "player" else API_KEY_HEADER
+    header = PLAYER_ID_HEADER if item == "player" else API_KEY_ID_HEADER
     return {"request_headers": {"header_name": header, "descriptor_key": key}}
 
 

@@ -88,7 +88,7 @@ def test_a_key_made_through_the_api_opens_its_route_and_is_not_passed_on(
     assert response.status_code == 200, response.text
     seen = seen_upstream(response)
     assert seen["x-chaosgw-api-key-id"] == "acme"
-    assert seen["x-chaosgw-roles"] == "partner"
+    assert seen["x-chaosgw-roles"] == '["partner"]'
     assert seen["x-chaosgw-tier"] == "gold"
     assert "x-api-key" not in seen
     via_authorization = gateway.get("/orders", authorization=f"ApiKey {key}")

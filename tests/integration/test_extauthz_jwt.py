@@ -217,7 +217,7 @@ def test_the_owner_rule_answers_its_own_reason(gateway: Gateway) -> None:
 def test_a_route_taking_a_jwt_or_an_api_key_admits_each_and_refuses_neither_or_forged(
     gateway: Gateway,
 ) -> None:
-    token = gateway.token("p-a", "player")
+    token = gateway.token("p-a", '["player"]')
     by_token = gateway.http.get(
         gateway.url("/svc/me"), headers={"authorization": f"Bearer {token}"}
     )
@@ -318,11 +318,11 @@ def test_client_sent_identity_headers_never_reach_the_upstream_through_the_servi
 
     assert as_player.status_code == 200, as_player.text
     seen = seen_upstream(as_player)
-    assert (seen["x-chaosgw-player-id"], seen["x-chaosgw-roles"]) == ("p-a", "player")
+    assert (seen["x-chaosgw-player-id"], seen["x-chaosgw-roles"]) == ("p-a", '["player"]')
     assert not {"x-chaosgw-tier", "x-chaosgw-api-key-id"} & seen.keys()
     assert as_key.status_code == 200, as_key.text
     seen = seen_upstream(as_key)
-    assert (seen["x-chaosgw-api-key-id"], seen["x-chaosgw-roles"]) == ("acme", "partner")
+    assert (seen["x-chaosgw-api-key-id"], seen["x-chaosgw-roles"]) == ("acme", '["partner"]')
     assert not {"x-chaosgw-player-id", "x-chaosgw-tier"} & seen.keys()
     assert forged_gm.status_code == 403
 
@@ -364,12 +364,36 @@ def test_underscore_spellings_of_identity_headers_never_reach_the_upstream(
     ) * len(IDENTITY_FIELDS)
 
 
+@pytest.mark.parametrize(
+    "roles",
+    [["player"], ["admin", "gm", "player"], [], None],
+    ids=["one", "several", "none", "no-claim"],
+)
+def test_roles_reach_the_upstream_in_one_format_whoever_decided(
+    gateway: Gateway, roles: list[str] | None
+) -> None:
+    """`/me` is decided by Envoy (`jwt_authn`), `/svc/me` by the auth service: the upstream
+    reads the same compact JSON array from both, `[]` when the token names no roles."""
+    claims = claims_for(gateway.idp.issuer, AUDIENCE, "p-r")
+    if roles is not None:
+        claims["roles"] = roles
+    token = gateway.key.sign(claims)
+    headers = {"authorization": f"Bearer {token}"}
+    expected = json.dumps(roles or [], separators=(",", ":"))
+    for path in ("/me", "/svc/me"):
+        seen = seen_upstream(gateway.http.get(gateway.url(path), headers=headers))
+        assert seen["x-chaosgw-roles"] == expected, path
+        assert seen["x-chaosgw-player-id"] == "p-r", path
+    by_key = seen_upstream(gateway.call("GET", "/svc/me", "partner-key"))
+    assert by_key["x-chaosgw-roles"] == '["partner"]'
+
+
 def test_a_rotated_key_is_accepted_by_the_service_at_once_and_a_removed_one_refused(
     gateway: Gateway,
 ) -> None:
     """Last in the module: it leaves Envoy without the first key."""
     old, new = gateway.key, SigningKey("k2")
-    old_token = gateway.token("p-a", "player")
+    old_token = gateway.token("p-a", '["player"]')
     pid = gateway.extauthz.pid
     gateway.idp.keys = [old, new]
     fetches = gateway.idp.fetches

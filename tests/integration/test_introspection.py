@@ -109,7 +109,7 @@ def test_an_active_token_is_admitted_with_its_identity_and_is_not_passed_on(
     assert response.status_code == 200, response.text
     seen = response.json()["headers"]
     assert seen["x-chaosgw-player-id"] == "player-42"
-    assert seen["x-chaosgw-roles"] == "play,trade"
+    assert seen["x-chaosgw-roles"] == '["play","trade"]'
     assert seen["x-chaosgw-tier"] == "gold"
     assert "authorization" not in seen
 

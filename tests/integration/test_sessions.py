@@ -122,7 +122,7 @@ def test_a_session_admits_its_player_by_cookie_or_header_and_never_goes_upstream
         for seen in (by_header, by_cookie):
             assert {name: seen.get(name) for name in IDENTITY} == {
                 "x-chaosgw-player-id": "player-1",
-                "x-chaosgw-roles": "player",
+                "x-chaosgw-roles": '["player"]',
                 "x-chaosgw-tier": "gold",
                 "x-chaosgw-session-id": made["fingerprint"],
             }
@@ -133,7 +133,7 @@ def test_a_session_admits_its_player_by_cookie_or_header_and_never_goes_upstream
     assert "cookie" not in alone
     _refused(gateway.get("/gm", session), 403, "missing_role")
     gm = gateway.login("player-gm", roles=["gm"])
-    assert seen_upstream(gateway.get("/gm", gm["session_id"]))["x-chaosgw-roles"] == "gm"
+    assert seen_upstream(gateway.get("/gm", gm["session_id"]))["x-chaosgw-roles"] == '["gm"]'
 
 
 def test_no_session_or_a_forged_one_is_401(gateway: Gateway) -> None:

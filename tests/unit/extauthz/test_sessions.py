@@ -93,7 +93,7 @@ async def test_a_session_in_the_header_admits_its_player(
 
     assert upstream(answer) == {
         "x-chaosgw-player-id": "player-7",
-        "x-chaosgw-roles": "gm,player",
+        "x-chaosgw-roles": '["gm","player"]',
         "x-chaosgw-tier": "gold",
         "x-chaosgw-session-id": made.fingerprint,
     }

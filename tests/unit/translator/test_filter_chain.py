@@ -22,7 +22,7 @@ from controlplane.model import (
 )
 from controlplane.translator import translate
 from controlplane.translator.auth_extauthz import EXTAUTHZ_FILTER
-from controlplane.translator.auth_filters import JWT_FILTER, RBAC_FILTER
+from controlplane.translator.auth_filters import IDENTITY_FILTER, JWT_FILTER, RBAC_FILTER
 from controlplane.translator.http_filters import (
     BODY_LIMIT,
     CLIENT_IPS,
@@ -99,6 +99,7 @@ def _policy_filters(route: RouteSpec, listener: ListenerSpec, state: GatewayStat
         BODY_LIMIT: route.max_body_bytes is not None,
         JWT_FILTER: by_envoy,
         RBAC_FILTER: by_envoy,
+        IDENTITY_FILTER: by_envoy,
         EXTAUTHZ_FILTER: by_service,
         LOCAL_FILTER: any(p.enforcement == "local" for p in state.rate_limit_policies),
         RATELIMIT_FILTER: any(p.enforcement == "global" for p in state.rate_limit_policies),
