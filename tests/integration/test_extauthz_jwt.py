@@ -6,6 +6,8 @@ One control plane, one Envoy, two auth service processes and one identity provid
 server whose keys the rotation test changes) for the module."""
 
 import json
+import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -360,6 +362,42 @@ def test_underscore_spellings_of_identity_headers_never_reach_the_upstream(
         assert "p-admin" not in seen.values(), (path, seen)
         assert seen.get("x-chaosgw-player-id") == player, path
     assert gateway.envoy.stat("http1.dropped_headers_with_underscores") - dropped == len(
+        UNDERSCORE_ROUTES
+    ) * len(IDENTITY_FIELDS)
+
+
+# The body, then a line with the HTTP version and status.
+CURL_H2C = (
+    *("curl", "--silent", "--show-error", "--http2-prior-knowledge", "--max-time", "5"),
+    *("--write-out", "\\n%{http_version} %{http_code}"),
+)
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl (HTTP/2 prior knowledge)")
+def test_underscore_identity_headers_are_dropped_over_http2_too(gateway: Gateway) -> None:
+    """The same over HTTP/2 (h2c, sent by curl, which lowercases names as HTTP/2 requires)."""
+    forged = [arg for name in _underscored(str.lower) for arg in ("--header", f"{name}: p-admin")]
+    dropped = gateway.envoy.stat("http2.dropped_headers_with_underscores")
+    for (caller, path), player in UNDERSCORE_ROUTES.items():
+        credential: list[str] = []
+        if caller == "partner-key":
+            credential = ["--header", f"x-api-key: {gateway.partner_key}"]
+        elif caller in SUBJECTS:
+            token = gateway.token(SUBJECTS[caller], CALLER_ROLES[caller])
+            credential = ["--header", f"authorization: Bearer {token}"]
+        answer = subprocess.run(
+            [*CURL_H2C, *forged, *credential, gateway.url(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+        body, _, status = answer.rpartition("\n")
+        assert status == "2 200", (path, answer)
+        seen = {name.lower(): value for name, value in json.loads(body)["headers"].items()}
+        assert not [name for name in seen if "_" in name], (path, seen)
+        assert seen.get("x-chaosgw-player-id") == player, path
+    assert gateway.envoy.stat("http2.dropped_headers_with_underscores") - dropped == len(
         UNDERSCORE_ROUTES
     ) * len(IDENTITY_FIELDS)
 
