@@ -61,6 +61,20 @@ REASONS: dict[str, tuple[int, str]] = {
     SESSION_STORE_UNAVAILABLE: (503, "the session store does not answer; try again"),
 }
 
+# Envoy's own refusals, by their response code details. jwt_authn's are
+# `jwt_authn_access_denied{<status>}`, jwt_verify_lib's status with spaces made underscores.
+JWT_DENIED = "jwt_authn_access_denied"
+JWT_MISSING = "Jwt_is_missing"
+JWT_IS_EXPIRED = "Jwt_is_expired"
+JWT_IS_NOT_YET_VALID = "Jwt_not_yet_valid"
+JWT_VERIFICATION_FAILS = "Jwt_verification_fails"
+JWT_UNKNOWN_ISSUER = "Jwt_issuer_is_not_configured"
+JWT_BAD_AUDIENCE = "Audiences_in_Jwt_are_not_allowed"
+JWT_NO_KEY = "Jwks_doesn't_have_key_to_match_kid_or_alg_from_Jwt"
+JWT_MULTIPLE = "Found_multiple_Jwt_tokens"
+# The gateway's RBAC policies are named for their refusal's code (see translator/auth_route.py).
+RBAC_DENIED = "rbac_access_denied_matched_policy"
+
 
 def body(code: str) -> str:
     """The JSON body of a refusal with `code`."""

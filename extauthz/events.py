@@ -44,6 +44,8 @@ from envoy.service.accesslog.v3 import als_pb2
 from google.protobuf.message import DecodeError
 from prometheus_client import Counter as PromCounter
 
+from authcontract import denials
+
 log = logging.getLogger(__name__)
 
 _SERVICE = "envoy.service.accesslog.v3.AccessLogService"
@@ -67,17 +69,16 @@ UNDECODABLE = PromCounter(
     "chaosgw_auth_events_undecodable_total", "Access log messages that did not decode."
 )
 
-# `jwt_authn_access_denied{<status>}`: jwt_verify_lib's status, spaces made underscores.
-_JWT_PREFIX = "jwt_authn_access_denied{"
+_JWT_PREFIX = denials.JWT_DENIED + "{"
 _JWT_STATUSES = {
-    "Jwt_is_missing": "jwt_missing",
-    "Jwt_is_expired": "jwt_expired",
-    "Jwt_not_yet_valid": "jwt_not_yet_valid",
-    "Jwt_verification_fails": "jwt_bad_signature",
-    "Jwt_issuer_is_not_configured": "jwt_unknown_issuer",
-    "Audiences_in_Jwt_are_not_allowed": "jwt_bad_audience",
-    "Jwks_doesn't_have_key_to_match_kid_or_alg_from_Jwt": "jwt_unknown_key",
-    "Found_multiple_Jwt_tokens": "jwt_multiple_tokens",
+    denials.JWT_MISSING: "jwt_missing",
+    denials.JWT_IS_EXPIRED: "jwt_expired",
+    denials.JWT_IS_NOT_YET_VALID: "jwt_not_yet_valid",
+    denials.JWT_VERIFICATION_FAILS: "jwt_bad_signature",
+    denials.JWT_UNKNOWN_ISSUER: "jwt_unknown_issuer",
+    denials.JWT_BAD_AUDIENCE: "jwt_bad_audience",
+    denials.JWT_NO_KEY: "jwt_unknown_key",
+    denials.JWT_MULTIPLE: "jwt_multiple_tokens",
 }
 # Statuses by prefix: a token that does not even parse, or keys Envoy could not get.
 _JWT_STATUS_PREFIXES = (
@@ -117,7 +118,7 @@ def reason_of(details: str) -> str:
             if status.startswith(prefix):
                 return reason
         return _OTHER_JWT
-    if details.startswith("rbac_access_denied"):
+    if details.startswith(denials.RBAC_DENIED):
         return RBAC_DENIED
     if details == EXT_AUTHZ_DENIED:
         return EXT_AUTHZ_DENIED

@@ -54,17 +54,15 @@ JWT_METADATA_NAMESPACE = "envoy.filters.http.jwt_authn"
 _APPEND = base_pb2.HeaderValueOption
 JWT_AUTHN_TYPE = "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication"
 
-# jwt_authn's refusals (`jwt_authn_access_denied{<status>}`, jwt_verify_lib's status with spaces
-# made underscores) as the auth service's codes; any other status is `invalid_token`.
-JWT_DENIED = "jwt_authn_access_denied"
+# jwt_authn's refusals as the auth service's codes; any other status is `invalid_token`.
 JWT_DENIALS = {
-    "Jwt_is_missing": denials.MISSING,
-    "Jwt_is_expired": denials.JWT_EXPIRED,
-    "Jwt_not_yet_valid": denials.JWT_NOT_YET_VALID,
-    "Jwt_verification_fails": denials.JWT_SIGNATURE,
-    "Jwt_issuer_is_not_configured": denials.JWT_ISSUER,
-    "Audiences_in_Jwt_are_not_allowed": denials.JWT_AUDIENCE,
-    "Jwks_doesn't_have_key_to_match_kid_or_alg_from_Jwt": denials.JWT_UNKNOWN_KEY,
+    denials.JWT_MISSING: denials.MISSING,
+    denials.JWT_IS_EXPIRED: denials.JWT_EXPIRED,
+    denials.JWT_IS_NOT_YET_VALID: denials.JWT_NOT_YET_VALID,
+    denials.JWT_VERIFICATION_FAILS: denials.JWT_SIGNATURE,
+    denials.JWT_UNKNOWN_ISSUER: denials.JWT_ISSUER,
+    denials.JWT_BAD_AUDIENCE: denials.JWT_AUDIENCE,
+    denials.JWT_NO_KEY: denials.JWT_UNKNOWN_KEY,
 }
 # A route's RBAC policy is named for the refusal it makes (see auth_route.py).
 RBAC_DENIALS = (denials.MISSING_ROLE, denials.NO_POLICY)
@@ -127,12 +125,13 @@ def denial_replies() -> Any:
     get the same shape with Envoy's response code details as the reason; the auth service's
     denials are its own and kept."""
     mappers = [
-        _mapper(f'response.code_details == "{JWT_DENIED}{{{status}}}"', code)
+        _mapper(f'response.code_details == "{denials.JWT_DENIED}{{{status}}}"', code)
         for status, code in JWT_DENIALS.items()
     ]
-    mappers.append(_mapper(f'response.code_details.startsWith("{JWT_DENIED}")', denials.BAD_JWT))
+    denied = f'response.code_details.startsWith("{denials.JWT_DENIED}")'
+    mappers.append(_mapper(denied, denials.BAD_JWT))
     mappers.extend(
-        _mapper(f'response.code_details == "rbac_access_denied_matched_policy[{code}]"', code)
+        _mapper(f'response.code_details == "{denials.RBAC_DENIED}[{code}]"', code)
         for code in RBAC_DENIALS
     )
     other = _body_format("forbidden", "%RESPONSE_CODE_DETAILS%")
