@@ -16,11 +16,15 @@ from controlplane.settings import Settings
 from controlplane.store.database import Database, SchemaState
 from controlplane.store.state import StoreReader
 from controlplane.translator import ExtAuthzService, RateLimitService
+from controlplane.xds.authorization import Authorization
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.heap import HeapKeeper
 from controlplane.xds.nodes import NodeRegistry
 from controlplane.xds.publisher import SnapshotPublisher
 from controlplane.xds.server import AggregatedDiscoveryService, add_to_server
+from tlsfiles.credentials import server_credentials
+from tlsfiles.directory import TlsDirectory
+from tlsfiles.ssl_context import server_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -74,30 +78,49 @@ async def serve(settings: Settings) -> None:
     await publisher.rebuild()
 
     xds = grpc.aio.server(options=_GRPC_OPTIONS)
-    add_to_server(AggregatedDiscoveryService(cache, registry, settings.ack_timeout_seconds), xds)
-    xds_port = xds.add_insecure_port(f"{settings.xds_host}:{settings.xds_port}")
+    tls = settings.xds_tls_dir is not None
+    add_to_server(
+        AggregatedDiscoveryService(
+            cache, registry, settings.ack_timeout_seconds, Authorization(tls=tls)
+        ),
+        xds,
+    )
+    xds_address = f"{settings.xds_host}:{settings.xds_port}"
+    if settings.xds_tls_dir is not None:
+        credentials = server_credentials(TlsDirectory(settings.xds_tls_dir))
+        xds_port = xds.add_secure_port(xds_address, credentials)
+    else:
+        xds_port = xds.add_insecure_port(xds_address)
     await xds.start()
 
-    api = _EmbeddedServer(
-        uvicorn.Config(
-            create_app(settings, database, publisher, registry),
-            host=settings.admin_host,
-            port=settings.admin_port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-        )
+    config = uvicorn.Config(
+        create_app(settings, database, publisher, registry),
+        host=settings.admin_host,
+        port=settings.admin_port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
     )
+    if settings.admin_tls_dir is not None:
+        # uvicorn keeps a loaded config's context: ours follows rotated files.
+        config.load()
+        config.ssl = server_ssl_context(
+            TlsDirectory(settings.admin_tls_dir),
+            require_client_cert=settings.admin_client_cert_required,
+        )
+    api = _EmbeddedServer(config)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, api.handle_exit, signum, None)
     publishing = asyncio.create_task(publisher.run())
     refreshing = asyncio.create_task(jwks.run())
+    scheme = "https" if settings.admin_tls_dir is not None else "http"
     log.info(
         "control plane serving",
         extra={
-            "admin": f"http://{settings.admin_host}:{settings.admin_port}",
+            "admin": f"{scheme}://{settings.admin_host}:{settings.admin_port}",
             "xds": f"{settings.xds_host}:{xds_port}",
+            "xds_tls": tls,
             "mode": settings.mode,
         },
     )

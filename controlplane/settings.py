@@ -1,5 +1,6 @@
 """Control-plane settings, read from the environment and validated at start."""
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal, Self
 
@@ -8,6 +9,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from controlplane.model.auth_api_keys import MIN_SECRET_LENGTH
 from sessionstore.layout import DEFAULT_PREFIX, DEFAULT_URL
+from tlsfiles.directory import TlsDirectory, TlsDirectoryError
 
 DEFAULT_DATABASE_URL = f"sqlite:///{Path('var/chaosgw.db').resolve()}"
 MIN_ADMIN_TOKEN_LENGTH = 24
@@ -43,6 +45,31 @@ class Settings(DatabaseSettings):
     admin_port: int = Field(default=8080, ge=0, le=65535)
     xds_host: str = "127.0.0.1"
     xds_port: int = Field(default=18000, ge=0, le=65535)
+    xds_tls_dir: Path | None = Field(
+        default=None,
+        description="Directory of the xDS server's ca.crt, tls.crt, tls.key: clients must present "
+        "a certificate of that CA, and its SAN names the node group they may read.",
+    )
+    xds_plaintext_reason: str = Field(
+        default="",
+        description="Why xDS may be served without TLS outside development on loopback (e.g. a "
+        "service mesh encrypts it). Without it, such a control plane refuses to start.",
+    )
+    admin_tls_dir: Path | None = Field(
+        default=None,
+        description="Directory of the admin API's ca.crt, tls.crt, tls.key: HTTPS, and client "
+        "certificates verified against ca.crt when presented.",
+    )
+    admin_client_cert_required: bool = Field(
+        default=False,
+        description="With CHAOSGW_ADMIN_TLS_DIR: refuse admin clients without a certificate.",
+    )
+    envoy_tls_dir: str = Field(
+        default="",
+        description="Absolute path where Envoys mount their client ca.crt, tls.crt, tls.key: "
+        "Envoy reaches extauthz and ratelimit over mTLS with them (the control plane sends "
+        "the file names, never the keys). Empty: plaintext to the services.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     revision_poll_seconds: float = Field(
         default=1.0,
@@ -118,6 +145,24 @@ class Settings(DatabaseSettings):
             raise ValueError(f"{variable} lists an endpoint twice")
         return endpoints
 
+    @field_validator("xds_tls_dir", "admin_tls_dir")
+    @classmethod
+    def _check_tls_dir(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is not None:
+            try:
+                TlsDirectory(path)
+            except TlsDirectoryError as error:
+                raise ValueError(f"CHAOSGW_{(info.field_name or '').upper()}: {error}") from None
+        return path
+
+    @field_validator("envoy_tls_dir")
+    @classmethod
+    def _check_envoy_tls_dir(cls, path: str) -> str:
+        # Read by Envoy on its own machine or pod, not here: only its form can be checked.
+        if path and not path.startswith("/"):
+            raise ValueError("CHAOSGW_ENVOY_TLS_DIR must be an absolute path")
+        return path.rstrip("/")
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
         if self.mode == "production":
@@ -134,3 +179,29 @@ class Settings(DatabaseSettings):
                     f"{MIN_SECRET_LENGTH} characters outside development mode"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _refuse_plaintext_xds(self) -> Self:
+        if self.xds_tls_dir is not None or self.xds_plaintext_reason.strip():
+            return self
+        if self.mode == "production":
+            raise ValueError(
+                "xDS serves TLS keys and client secrets: set CHAOSGW_XDS_TLS_DIR to the "
+                "directory of its ca.crt, tls.crt, tls.key (`chaosgw certs generate` makes "
+                "them), or CHAOSGW_XDS_PLAINTEXT_REASON to why plaintext is acceptable"
+            )
+        if not _is_loopback(self.xds_host):
+            raise ValueError(
+                f"plaintext xDS on {self.xds_host}: development mode serves plaintext on loopback "
+                "only; set CHAOSGW_XDS_TLS_DIR, or CHAOSGW_XDS_PLAINTEXT_REASON to say why"
+            )
+        return self
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

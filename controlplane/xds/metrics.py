@@ -21,3 +21,8 @@ TRANSLATION_SECONDS = Histogram(
 SNAPSHOT_REVISION = Gauge(
     "chaosgw_snapshot_store_revision", "Store revision of the snapshots being served."
 )
+XDS_REFUSED_STREAMS = Counter(
+    "chaosgw_xds_refused_streams_total",
+    "ADS streams refused because the client's certificate does not allow the node group.",
+    ["reason"],
+)

@@ -22,6 +22,13 @@ from envoy.service.discovery.v3 import discovery_pb2
 
 from controlplane.translator.wire import serialize
 from controlplane.xds import metrics
+from controlplane.xds.authorization import (
+    UNCHECKED,
+    Authorization,
+    Peer,
+    StreamRefused,
+    refused,
+)
 from controlplane.xds.cache import SnapshotCache
 from controlplane.xds.nodes import NodeRegistry, admin_url_of
 from controlplane.xds.snapshot import (
@@ -79,8 +86,10 @@ class AdsStream:
         registry: NodeRegistry,
         ack_timeout: float,
         peer: str,
+        authorized: Peer = UNCHECKED,
     ) -> None:
         self._cache = cache
+        self._authorized = authorized
         self._registry = registry
         self._ack_timeout = ack_timeout
         self._peer = peer
@@ -99,6 +108,13 @@ class AdsStream:
         try:
             async for request in requests:
                 if not self.node_id:
+                    group = request.node.cluster or DEFAULT_GROUP
+                    try:
+                        self._authorized.check(group)
+                    except StreamRefused as error:
+                        refused(error, request.node.id, group, self._peer)
+                        identified.set_exception(error)
+                        return
                     self._identify(request)
                     identified.set_result(None)
                 self._on_request(request)
@@ -357,19 +373,31 @@ class AggregatedDiscoveryService:
     """The ADS gRPC service. Register it with `add_to_server`: its stream yields responses
     already encoded as bytes."""
 
-    def __init__(self, cache: SnapshotCache, registry: NodeRegistry, ack_timeout: float) -> None:
+    def __init__(
+        self,
+        cache: SnapshotCache,
+        registry: NodeRegistry,
+        ack_timeout: float,
+        authorization: Authorization | None = None,
+    ) -> None:
         self._cache = cache
         self._registry = registry
         self._ack_timeout = ack_timeout
+        self._authorization = authorization or Authorization(tls=False)
 
     async def StreamAggregatedResources(
         self, request_iterator: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[Any]:
+        # First of all: who the client is decides what it may read (checked against the node
+        # group its first request names, before the stream is registered or answered).
+        authorized = self._authorization.peer(context)
         # Headers at once, before any response: a client that already holds the current config
         # gets no response, and still knows it is connected (adsclient counts a stream as up
         # from here, and a restarted control plane is ready once its subscribers are back).
         await context.send_initial_metadata(())
-        stream = AdsStream(self._cache, self._registry, self._ack_timeout, context.peer())
+        stream = AdsStream(
+            self._cache, self._registry, self._ack_timeout, context.peer(), authorized
+        )
         identified: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         reader = asyncio.create_task(stream.read(request_iterator, identified))
         try:
@@ -377,6 +405,8 @@ class AggregatedDiscoveryService:
                 await identified
             except StreamClosed:
                 return
+            except StreamRefused as error:
+                await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(error))
             async for response in stream.responses():
                 yield response
         finally:

@@ -2,11 +2,69 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 from controlplane.settings import Settings
+from tlsfiles.generate import Plan, generate
+
+
+@pytest.fixture(autouse=True)
+def _plaintext_xds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests are about other settings: xDS without TLS is allowed, with a reason."""
+    monkeypatch.setenv("CHAOSGW_XDS_PLAINTEXT_REASON", "unit test")
+
+
+@pytest.fixture
+def production(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSGW_MODE", "production")
+    monkeypatch.setenv("CHAOSGW_ADMIN_TOKEN", "x" * 32)
+    monkeypatch.setenv("CHAOSGW_API_KEY_SECRET", "y" * 32)
+    monkeypatch.delenv("CHAOSGW_XDS_PLAINTEXT_REASON")
+
+
+@pytest.mark.usefixtures("production")
+def test_production_refuses_plaintext_xds_unless_told_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with pytest.raises(ValidationError, match="set CHAOSGW_XDS_TLS_DIR"):
+        Settings()
+    monkeypatch.setenv("CHAOSGW_XDS_PLAINTEXT_REASON", "the mesh's sidecars encrypt it")
+    assert Settings().xds_tls_dir is None
+    monkeypatch.delenv("CHAOSGW_XDS_PLAINTEXT_REASON")
+    generate(tmp_path, Plan(("default",)))
+    monkeypatch.setenv("CHAOSGW_XDS_TLS_DIR", str(tmp_path / "controlplane"))
+    assert Settings().xds_tls_dir == tmp_path / "controlplane"
+
+
+@pytest.mark.usefixtures("production")
+def test_a_tls_dir_without_its_files_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CHAOSGW_XDS_TLS_DIR", str(tmp_path))
+    with pytest.raises(ValidationError, match=r"CHAOSGW_XDS_TLS_DIR: .*ca\.crt"):
+        Settings()
+
+
+def test_development_serves_plaintext_xds_on_loopback_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHAOSGW_MODE", "development")
+    monkeypatch.delenv("CHAOSGW_XDS_PLAINTEXT_REASON")
+    monkeypatch.setenv("CHAOSGW_XDS_HOST", "::1")
+    assert Settings().xds_host == "::1"
+    monkeypatch.setenv("CHAOSGW_XDS_HOST", "0.0.0.0")
+    with pytest.raises(ValidationError, match=r"plaintext xDS on 0\.0\.0\.0"):
+        Settings()
+
+
+def test_the_envoy_tls_dir_is_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAOSGW_MODE", "development")
+    monkeypatch.setenv("CHAOSGW_ENVOY_TLS_DIR", "certs/envoy")
+    with pytest.raises(ValidationError, match="CHAOSGW_ENVOY_TLS_DIR must be an absolute path"):
+        Settings()
 
 
 def test_production_is_the_default_and_needs_a_long_admin_token(

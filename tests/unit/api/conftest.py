@@ -85,6 +85,7 @@ def make_client(
                 # The variable's name: the field reads CHAOSGW_API_KEY_SECRET, unprefixed.
                 "CHAOSGW_API_KEY_SECRET": API_KEY_SECRET,
                 "sessions_key_prefix": sessions_prefix,
+                "xds_plaintext_reason": "unit test: no xDS server",
             }
         )
         client = TestClient(create_app(settings, database, publisher, nodes), headers=headers)
