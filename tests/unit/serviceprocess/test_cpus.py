@@ -73,3 +73,16 @@ def test_the_service_settings_default_to_the_cpu_limit(
     monkeypatch.setattr("serviceprocess.settings.available_cpus", lambda: 3)
     monkeypatch.delenv("CHAOSGW_RATELIMIT_PROCESSES", raising=False)
     assert Settings().processes == 3
+
+
+def test_envoy_runs_one_worker_per_cpu_of_the_limit_unless_told(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from controlplane.launcher import envoy_argv
+
+    def concurrency(argv: list[str]) -> str:
+        return argv[argv.index("--concurrency") + 1]
+
+    monkeypatch.setattr("controlplane.launcher.available_cpus", lambda: 3)
+    assert concurrency(envoy_argv(tmp_path / "bootstrap.yaml")) == "3"
+    assert concurrency(envoy_argv(tmp_path / "bootstrap.yaml", concurrency=1)) == "1"
