@@ -58,6 +58,19 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--xds", default="127.0.0.1:18000", help="control plane HOST:PORT")
         sub.add_argument("--admin-address", default="127.0.0.1")
         sub.add_argument("--admin-port", type=int, default=9901)
+        sub.add_argument(
+            "--tls-dir",
+            type=Path,
+            default=os.environ.get("CHAOSGW_ENVOY_TLS_DIR") or None,
+            help="the node's client ca.crt, tls.crt, tls.key for mTLS to the control plane "
+            "(default: CHAOSGW_ENVOY_TLS_DIR; none: plaintext, development only)",
+        )
+    bootstrap.add_argument(
+        "--sds-dir",
+        type=Path,
+        default=None,
+        help="with --tls-dir: where to write the SDS files the bootstrap names",
+    )
     envoy.add_argument("--base-id", type=int, default=None)
     envoy.add_argument("--log-level", default="info")
     envoy.add_argument(
@@ -178,7 +191,7 @@ def _settings(load: Callable[[], T]) -> T | None:
 
 
 def _envoy(args: argparse.Namespace) -> int:
-    from controlplane.launcher import EnvoyNode, envoy_argv, render_bootstrap
+    from controlplane.launcher import EnvoyNode, envoy_argv, render_bootstrap, write_xds_sds
 
     host, _, port = args.xds.rpartition(":")
     node = EnvoyNode(
@@ -188,13 +201,22 @@ def _envoy(args: argparse.Namespace) -> int:
         xds_port=int(port),
         admin_address=args.admin_address,
         admin_port=args.admin_port,
+        tls_dir=args.tls_dir,
     )
-    bootstrap = render_bootstrap(node)
     if args.command == "bootstrap":
-        print(bootstrap)
+        if node.tls_dir is not None:
+            if args.sds_dir is None:
+                print("chaosgw bootstrap: --tls-dir needs --sds-dir", file=sys.stderr)
+                return 2
+            args.sds_dir.mkdir(parents=True, exist_ok=True)
+            write_xds_sds(node, args.sds_dir)
+        print(render_bootstrap(node, sds_dir=args.sds_dir))
         return 0
-    path = Path(tempfile.mkdtemp(prefix="chaosgw-envoy-")) / "bootstrap.yaml"
-    path.write_text(bootstrap)
+    scratch = Path(tempfile.mkdtemp(prefix="chaosgw-envoy-"))
+    if node.tls_dir is not None:
+        write_xds_sds(node, scratch)
+    path = scratch / "bootstrap.yaml"
+    path.write_text(render_bootstrap(node, sds_dir=scratch))
     return _become(
         envoy_argv(
             path, base_id=args.base_id, log_level=args.log_level, concurrency=args.concurrency

@@ -495,6 +495,7 @@ class Envoy:
         group: str = "default",
         node_id: str | None = None,
         log_level: str = "info",
+        tls_dir: Path | None = None,
     ) -> None:
         self.group = group
         self.node_id = node_id or f"envoy-{uuid.uuid4().hex[:8]}"
@@ -516,6 +517,8 @@ class Envoy:
             str(self.admin_port),
             "--log-level",
             log_level,
+            # mTLS to the control plane with this client certificate directory.
+            *(["--tls-dir", str(tls_dir)] if tls_dir is not None else []),
         ]
         self.process = processes.spawn(f"envoy-{self.node_id}", args)
 

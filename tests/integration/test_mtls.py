@@ -1,0 +1,158 @@
+"""xDS over mTLS against the real Envoy and a real control plane: a node with its group's
+certificate is configured and carries traffic; one with another group's certificate, another
+CA's, or none gets no resource at all; no private key reaches a log."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.harness import (
+    LOCALHOST,
+    ControlPlane,
+    Envoy,
+    ProcessGroup,
+    Upstream,
+    free_port,
+    listener_spec,
+    route_spec,
+    service_spec,
+    upstream_of,
+    wait_until,
+)
+from tlsfiles.generate import Plan, envoy_dir, generate
+
+pytestmark = pytest.mark.integration
+
+OTHER = "other"
+
+
+class TlsControlPlane(ControlPlane):
+    """The harness's control plane, serving xDS with the certificates of `tls_dir`."""
+
+    def __init__(self, processes: ProcessGroup, database_url: str, tls_dir: Path) -> None:
+        super().__init__(processes, database_url)
+        self.tls_dir = tls_dir
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), "CHAOSGW_XDS_TLS_DIR": str(self.tls_dir)}
+
+    def refused(self, reason: str) -> float:
+        text = httpx.get(f"{self.admin_url}/metrics", timeout=2.0).text
+        prefix = f'chaosgw_xds_refused_streams_total{{reason="{reason}"}} '
+        values = [
+            float(line[len(prefix) :]) for line in text.splitlines() if line.startswith(prefix)
+        ]
+        return values[0] if values else 0.0
+
+
+@pytest.fixture
+def certificates(tmp_path: Path) -> Path:
+    generate(tmp_path / "certs", Plan(("default", OTHER)))
+    generate(tmp_path / "foreign", Plan(("default",)))
+    return tmp_path
+
+
+@pytest.fixture
+def plane(
+    processes: ProcessGroup, database_url: str, certificates: Path
+) -> Iterator[TlsControlPlane]:
+    control_plane = TlsControlPlane(
+        processes, database_url, certificates / "certs" / "controlplane"
+    )
+    try:
+        control_plane.start()
+        yield control_plane
+    finally:
+        control_plane.close()
+
+
+def test_a_node_with_its_groups_certificate_is_configured_and_carries_traffic(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path
+) -> None:
+    upstream = Upstream(processes, "echo", free_port(), LOCALHOST)
+    upstream.wait_serving()
+    port = free_port()
+    plane.admin.create("listeners", listener_spec("public", port))
+    plane.admin.create("services", service_spec("echo", upstream.port))
+    plane.admin.create("routes", route_spec("echo", "public", "/", {"echo": 100}))
+    envoy = Envoy(
+        processes, plane.xds_address, tls_dir=certificates / "certs" / envoy_dir("default")
+    )
+    envoy.wait_live()
+    response = wait_until(
+        lambda: _routed(f"http://{LOCALHOST}:{port}/hello"),
+        timeout=10,
+        description="a request routed through the mTLS-configured Envoy",
+        alive=[envoy.process],
+    )
+    assert upstream_of(response) == "echo"
+    assert plane.refused("other_group") == 0
+    envoy.close()
+
+
+def _routed(url: str) -> httpx.Response | None:
+    try:
+        response = httpx.get(url, timeout=2.0)
+    except httpx.TransportError:
+        return None
+    return response if response.status_code == 200 else None
+
+
+@pytest.mark.parametrize("client", ["other_group", "foreign_ca", "no_certificate"])
+def test_a_node_without_its_groups_certificate_gets_nothing(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path, client: str
+) -> None:
+    plane.admin.create("listeners", listener_spec("public", free_port()))
+    tls_dir = {
+        "other_group": certificates / "certs" / envoy_dir(OTHER),
+        "foreign_ca": certificates / "foreign" / envoy_dir("default"),
+        # The bootstrap's TLS needs a client certificate: plaintext is what has none.
+        "no_certificate": None,
+    }[client]
+    envoy = Envoy(processes, plane.xds_address, tls_dir=tls_dir)
+    envoy.wait_admin()
+    if client == "other_group":
+        wait_until(
+            lambda: plane.refused("other_group") >= 1,
+            timeout=10,
+            description="the control plane to refuse the other group's certificate",
+            alive=[envoy.process],
+        )
+    else:
+        # No TLS session: Envoy keeps opening connections to its xds cluster, in vain.
+        wait_until(
+            lambda: (
+                envoy.stats(r"^cluster\.xds\.upstream_cx_total$").get(
+                    "cluster.xds.upstream_cx_total", 0
+                )
+                >= 2
+            ),
+            timeout=10,
+            description="Envoy's connections to the control plane to fail",
+            alive=[envoy.process],
+        )
+    assert envoy.dynamic_listener("public") is None  # the listener was never sent
+    # Only the secrets its own bootstrap names (its client certificate files): none over xDS.
+    secrets = envoy.config_dump("dynamic_active_secrets").get("configs", [])
+    assert {secret["name"] for secret in secrets} <= {"xds_client", "xds_ca"}
+    assert not envoy.is_live()
+    assert [node["id"] for node in plane.admin.nodes()] == []
+    envoy.close()
+
+
+def test_no_private_key_reaches_a_log(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path
+) -> None:
+    envoy = Envoy(
+        processes, plane.xds_address, tls_dir=certificates / "certs" / envoy_dir("default")
+    )
+    envoy.wait_live()
+    envoy.close()
+    keys = [path.read_text() for path in (certificates / "certs").glob("*/tls.key")]
+    key_bodies = [line for key in keys for line in key.splitlines() if "PRIVATE KEY" not in line]
+    for log in processes.log_dir.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert "PRIVATE KEY" not in text, log
+        assert not any(body in text for body in key_bodies), log
