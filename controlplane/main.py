@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -92,9 +93,10 @@ async def serve(settings: Settings) -> None:
     else:
         xds_port = xds.add_insecure_port(xds_address)
     await xds.start()
+    xds_started_at = time.monotonic()
 
     config = uvicorn.Config(
-        create_app(settings, database, publisher, registry),
+        create_app(settings, database, publisher, registry, xds_started_at),
         host=settings.admin_host,
         port=settings.admin_port,
         log_config=None,

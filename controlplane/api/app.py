@@ -97,7 +97,11 @@ def _version() -> str:
 
 
 def create_app(
-    settings: Settings, database: Database, publisher: ConfigPublisher, nodes: NodeRegistry
+    settings: Settings,
+    database: Database,
+    publisher: ConfigPublisher,
+    nodes: NodeRegistry,
+    xds_started_at: float | None = None,
 ) -> FastAPI:
     token = settings.admin_token.get_secret_value()
     if not token and settings.mode != "development":
@@ -114,7 +118,7 @@ def create_app(
         # operationId = the endpoint function's name, e.g. `replace_route`.
         generate_unique_id_function=lambda route: route.name,
     )
-    app.state.admin = AdminContext(database, publisher, nodes)
+    app.state.admin = AdminContext(database, publisher, nodes, xds_started_at)
 
     # Declares the scheme in OpenAPI; AdminAuthMiddleware enforces it.
     security = [Depends(bearer_scheme)] if token else []

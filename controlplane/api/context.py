@@ -25,10 +25,19 @@ class ConfigPublisher(Protocol):
 
 
 class AdminContext:
-    def __init__(self, database: Database, publisher: ConfigPublisher, nodes: NodeRegistry) -> None:
+    def __init__(
+        self,
+        database: Database,
+        publisher: ConfigPublisher,
+        nodes: NodeRegistry,
+        xds_started_at: float | None = None,
+    ) -> None:
         self.database = database
         self.publisher = publisher
         self.nodes = nodes
+        # When (time.monotonic()) the xDS server started serving; readiness waits a little
+        # after it (controlplane.api.ops). None: no xDS server to wait for.
+        self.xds_started_at = xds_started_at
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,5 +1,7 @@
-"""/livez, /readyz and /metrics, and what happens when the database is gone."""
+"""/livez, /readyz and /metrics, what happens when the database is gone, and readiness held
+back while the services resubscribe after a start."""
 
+import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -7,6 +9,7 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 
 from controlplane.api import create_app
+from controlplane.api.ops import RESUBSCRIBE_SECONDS
 from controlplane.settings import Settings
 from controlplane.store import Database
 from controlplane.xds.nodes import NodeRegistry
@@ -44,6 +47,32 @@ def test_without_a_database_readyz_is_503_and_the_api_503_not_500(tmp_path: Path
     assert listing.status_code == 503
     assert error_of(listing)["code"] == "database_unavailable"
     assert alive.status_code == 200
+
+
+def test_readyz_says_starting_until_the_services_had_time_to_resubscribe(
+    database: Database,
+) -> None:
+    settings = Settings(mode="development", admin_token=SecretStr(""))
+    started = time.monotonic()
+    app = create_app(settings, database, RecordingPublisher(), NodeRegistry(), started)
+    answers: list[tuple[float, int, dict[str, str | None]]] = []
+    with TestClient(app) as client:
+        while time.monotonic() - started < RESUBSCRIBE_SECONDS + 2.0:
+            ready = client.get("/readyz")
+            answers.append((time.monotonic() - started, ready.status_code, ready.json()))
+            if ready.status_code == 200:
+                break
+            time.sleep(0.02)
+
+    first, *_, last = answers
+    assert first[1:] == (
+        503,
+        {"status": "starting", "reason": "waiting for the services to resubscribe"},
+    )
+    assert last[1:] == (200, {"status": "ok", "reason": None})
+    # Not ready before the window ends, and ready soon after it.
+    assert all(status == 503 for _, status, _ in answers[:-1])
+    assert RESUBSCRIBE_SECONDS <= last[0] < RESUBSCRIBE_SECONDS + 0.5
 
 
 def test_metrics_count_requests_by_route_template(client: TestClient) -> None:
