@@ -42,6 +42,17 @@ CHANNEL_OPTIONS = [
 ]
 
 
+# Answers that will not change by asking again at once.
+_REFUSALS = frozenset(
+    {
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+
+
 class _Message(Protocol):
     def ParseFromString(self, serialized: bytes, /) -> int: ...
 
@@ -94,11 +105,17 @@ class AdsSubscriber(Generic[M]):
                         "policy stream failed",
                         extra={"target": self._target, "code": error.code().name},
                     )
+                    # Refused after the headers (the control plane checks the client's
+                    # certificate against the group its first request names): not up.
+                    refused = error.code() in _REFUSALS
+                else:
+                    refused = False
                 finally:
                     up, self.connected = self.connected, False
+                up = up and not refused
                 # After a stream that was up, resubscribe soon: the channel itself waits for the
-                # control plane to come back. One that never came up (the server refused it)
-                # is retried less and less often.
+                # control plane to come back. One that never came up, or that the server
+                # refused, is retried less and less often.
                 backoff = self._resubscribe_delay if up else min(backoff * 2, self._max_backoff)
                 await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
 

@@ -204,7 +204,9 @@ async def test_a_server_that_refuses_every_stream_is_asked_less_and_less_often()
     calls: list[float] = []
 
     async def refuse(requests: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        # As the control plane refuses a certificate of another node group: headers first.
         calls.append(time.monotonic())
+        await context.send_initial_metadata(())
         await context.abort(grpc.StatusCode.PERMISSION_DENIED, "not for you")
 
     server = grpc.aio.server()
