@@ -19,6 +19,9 @@ from envoy.config.core.v3 import base_pb2
 from envoy.service.discovery.v3 import ads_pb2_grpc, discovery_pb2
 from google.protobuf.message import DecodeError
 
+from tlsfiles.credentials import channel_credentials
+from tlsfiles.directory import TlsDirectory
+
 log = logging.getLogger(__name__)
 
 _INVALID_ARGUMENT = 3  # google.rpc.Code, what a NACK's error_detail carries
@@ -78,7 +81,10 @@ class AdsSubscriber(Generic[M]):
         on_update: Callable[[Sequence[M]], None],
         resubscribe_delay: float = 0.25,
         max_backoff: float = 5.0,
+        tls: TlsDirectory | None = None,
     ) -> None:
+        # The service identity's certificate files for mTLS to the control plane, if any.
+        self._tls = tls
         self._target = target
         self._node = base_pb2.Node(id=node_id, cluster=group, user_agent_name="chaosgw")
         self._type_url = type_url
@@ -95,29 +101,38 @@ class AdsSubscriber(Generic[M]):
 
     async def run(self) -> None:
         backoff = self._resubscribe_delay
-        async with grpc.aio.insecure_channel(self._target, options=CHANNEL_OPTIONS) as channel:
-            stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
-            while True:
-                try:
-                    await self._stream(stub)
-                except grpc.aio.AioRpcError as error:
-                    log.warning(
-                        "policy stream failed",
-                        extra={"target": self._target, "code": error.code().name},
-                    )
-                    # Refused after the headers (the control plane checks the client's
-                    # certificate against the group its first request names): not up.
-                    refused = error.code() in _REFUSALS
-                else:
-                    refused = False
-                finally:
-                    up, self.connected = self.connected, False
-                up = up and not refused
-                # After a stream that was up, resubscribe soon: the channel itself waits for the
-                # control plane to come back. One that never came up, or that the server
-                # refused, is retried less and less often.
-                backoff = self._resubscribe_delay if up else min(backoff * 2, self._max_backoff)
-                await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+        while True:
+            async with self._channel() as channel:
+                stub = ads_pb2_grpc.AggregatedDiscoveryServiceStub(channel)
+                while True:
+                    try:
+                        await self._stream(stub)
+                    except grpc.aio.AioRpcError as error:
+                        log.warning(
+                            "policy stream failed",
+                            extra={"target": self._target, "code": error.code().name},
+                        )
+                        # Refused after the headers (the control plane checks the client's
+                        # certificate against the group its first request names): not up.
+                        refused = error.code() in _REFUSALS
+                    else:
+                        refused = False
+                    finally:
+                        up, self.connected = self.connected, False
+                    up = up and not refused
+                    # After a stream that was up, resubscribe soon: the channel itself waits for
+                    # the control plane to come back. One that never came up, or that the server
+                    # refused, is retried less and less often.
+                    backoff = self._resubscribe_delay if up else min(backoff * 2, self._max_backoff)
+                    await asyncio.sleep(backoff * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+                    if self._tls is not None and self._tls.changed() is not None:
+                        break  # rotated certificate files: a new channel presents them
+
+    def _channel(self) -> grpc.aio.Channel:
+        if self._tls is None:
+            return grpc.aio.insecure_channel(self._target, options=CHANNEL_OPTIONS)
+        credentials = channel_credentials(self._tls)
+        return grpc.aio.secure_channel(self._target, credentials, options=CHANNEL_OPTIONS)
 
     async def _stream(self, stub: ads_pb2_grpc.AggregatedDiscoveryServiceStub) -> None:
         """One stream, until it ends."""

@@ -80,6 +80,8 @@ async def serve(settings: Settings, index: int) -> None:
             type_url="type.googleapis.com/" + message.DESCRIPTOR.full_name,
             message=message,
             on_update=updater(compile_set, apply),
+            # Its own: each subscriber notices a rotation for itself.
+            tls=settings.tls_directory(),
         )
 
     api_keys = ApiKeys(key_hasher(settings.api_key_secret.get_secret_value().encode()))

@@ -51,6 +51,7 @@ async def serve(settings: Settings, index: int) -> None:
         type_url=POLICY_TYPE_URL,
         message=policy_pb2.RateLimitPolicy,
         on_update=policy_updater(engine),
+        tls=settings.tls_directory(),
     )
     server = grpc.aio.server()
     add_to_server(RateLimitServicer(engine), server)

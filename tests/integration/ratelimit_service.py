@@ -8,6 +8,7 @@ plane over ADS.
 
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -117,7 +118,12 @@ class RateLimitService:
     (Redis answers and the control plane's policies arrived)."""
 
     def __init__(
-        self, processes: ProcessGroup, redis_url: str, xds_address: str, count: int = 2
+        self,
+        processes: ProcessGroup,
+        redis_url: str,
+        xds_address: str,
+        count: int = 2,
+        tls_dir: Path | None = None,
     ) -> None:
         self.count = count
         self.grpc_port = consecutive_ports(count)
@@ -131,6 +137,8 @@ class RateLimitService:
             CHAOSGW_RATELIMIT_XDS_ADDRESS=xds_address,
             CHAOSGW_RATELIMIT_NODE_ID=f"ratelimit-{self.grpc_port}",
         )
+        if tls_dir is not None:  # its service identity, for mTLS to the control plane
+            env["CHAOSGW_RATELIMIT_TLS_DIR"] = str(tls_dir)
         self._processes = processes
         self._env = env
         self.process: ManagedProcess | None = None
@@ -139,11 +147,13 @@ class RateLimitService:
     def endpoints(self) -> list[str]:
         return [f"{LOCALHOST}:{self.grpc_port + n}" for n in range(self.count)]
 
-    def start(self) -> "RateLimitService":
+    def start(self, *, wait_ready: bool = True) -> "RateLimitService":
         if self.process is None:
             self.process = self._processes.spawn("ratelimit", [CHAOSGW, "ratelimit"], env=self._env)
         else:
             self.process.start()
+        if not wait_ready:
+            return self
         wait_until(
             self.ready,
             timeout=20.0,

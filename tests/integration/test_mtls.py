@@ -21,6 +21,7 @@ from tests.integration.harness import (
     upstream_of,
     wait_until,
 )
+from tests.integration.ratelimit_service import RateLimitService
 from tlsfiles.generate import Plan, envoy_dir, generate
 
 pytestmark = pytest.mark.integration
@@ -156,3 +157,36 @@ def test_no_private_key_reaches_a_log(
         text = log.read_text(errors="replace")
         assert "PRIVATE KEY" not in text, log
         assert not any(body in text for body in key_bodies), log
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def test_the_ratelimit_service_subscribes_with_its_service_identity(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path
+) -> None:
+    service = RateLimitService(
+        processes,
+        REDIS_URL,
+        plane.xds_address,
+        count=1,
+        tls_dir=certificates / "certs" / "ratelimit",
+    )
+    service.start()  # ready: its policies arrived over mTLS
+    assert plane.refused("policy_without_service_identity") == 0
+
+
+def test_a_nodes_certificate_cannot_read_the_policy_group(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path
+) -> None:
+    tls_dir = certificates / "certs" / envoy_dir("default")
+    service = RateLimitService(processes, REDIS_URL, plane.xds_address, count=1, tls_dir=tls_dir)
+    service.start(wait_ready=False)
+    assert service.process is not None
+    wait_until(
+        lambda: plane.refused("policy_without_service_identity") >= 1,
+        timeout=15,
+        description="the control plane to refuse a node's certificate on the policy group",
+        alive=[service.process],
+    )
+    assert not service.ready()
