@@ -190,3 +190,39 @@ def test_a_nodes_certificate_cannot_read_the_policy_group(
         alive=[service.process],
     )
     assert not service.ready()
+
+
+def test_envoy_follows_a_new_ca_and_certificates_without_a_restart(
+    processes: ProcessGroup, plane: TlsControlPlane, certificates: Path
+) -> None:
+    """Every certificate, the CA included, is replaced while Envoy runs: traffic keeps flowing,
+    and after the control plane comes back trusting only the new CA, Envoy (not restarted)
+    reconnects with its new certificate and takes a new route."""
+    upstream = Upstream(processes, "echo", free_port(), LOCALHOST)
+    upstream.wait_serving()
+    port = free_port()
+    plane.admin.create("listeners", listener_spec("public", port))
+    plane.admin.create("services", service_spec("echo", upstream.port))
+    plane.admin.create("routes", route_spec("echo", "public", "/", {"echo": 100}))
+    tls_dir = certificates / "certs" / envoy_dir("default")
+    envoy = Envoy(processes, plane.xds_address, tls_dir=tls_dir)
+    envoy.wait_live()
+    url = f"http://{LOCALHOST}:{port}"
+    wait_until(lambda: _routed(f"{url}/hello"), timeout=10, description="the first route")
+
+    # A new CA signs new leaves for both ends; the old CA is trusted by neither any more.
+    (certificates / "certs" / "ca").rename(certificates / "old-ca")
+    generate(certificates / "certs", Plan(("default",)), renew=True)
+    assert _routed(f"{url}/hello") is not None  # the open connection is untouched
+    plane.stop()
+    plane.start()
+    plane.admin.create("routes", route_spec("moved", "public", "/moved", {"echo": 100}))
+    response = wait_until(
+        lambda: _routed(f"{url}/moved/x"),
+        timeout=20,
+        description="Envoy to reconnect with its new certificate and take the new route",
+        alive=[envoy.process],
+    )
+    assert upstream_of(response) == "echo"
+    assert plane.refused("other_group") == 0
+    envoy.close()
