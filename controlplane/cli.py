@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="worker threads (default: one per CPU of the container's CPU limit, else per core)",
     )
+    envoy.add_argument(
+        "--drain-time-s",
+        type=int,
+        default=None,
+        help="how long a drain (`chaosgw envoy-drain`, a listener change) lets connections close",
+    )
 
     certs = commands.add_parser("certs", help="certificates of the gateway's mTLS")
     certs_commands = certs.add_subparsers(dest="certs_command", required=True)
@@ -219,7 +225,11 @@ def _envoy(args: argparse.Namespace) -> int:
     path.write_text(render_bootstrap(node, sds_dir=scratch))
     return _become(
         envoy_argv(
-            path, base_id=args.base_id, log_level=args.log_level, concurrency=args.concurrency
+            path,
+            base_id=args.base_id,
+            log_level=args.log_level,
+            concurrency=args.concurrency,
+            drain_time_s=args.drain_time_s,
         )
     )
 

@@ -138,9 +138,10 @@ def envoy_argv(
     base_id: int | None = None,
     log_level: str = "info",
     concurrency: int | None = None,
+    drain_time_s: int | None = None,
 ) -> list[str]:
     """`concurrency` worker threads; by default one per CPU of the container's CPU limit."""
-    return [
+    argv = [
         str(envoy_binary()),
         "--config-path",
         str(bootstrap_path),
@@ -154,3 +155,9 @@ def envoy_argv(
         "--concurrency",
         str(concurrency if concurrency is not None else available_cpus()),
     ]
+    if drain_time_s is not None:
+        # A terminating pod wants its clients gone at once (Connection: close, GOAWAY on the
+        # next response), not spread over the drain time; routes travel over RDS, so listener
+        # replacements, which drain too, are rare.
+        argv += ["--drain-time-s", str(drain_time_s), "--drain-strategy", "immediate"]
+    return argv
