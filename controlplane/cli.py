@@ -104,6 +104,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     generate.add_argument("--renew", action="store_true", help="reissue every leaf certificate")
 
+    drain = commands.add_parser(
+        "envoy-drain",
+        help="drain a running Envoy's listeners and wait for its connections to close (preStop)",
+    )
+    drain.add_argument(
+        "--admin-address", default=None, help="default: CHAOSGW_ENVOY_ADMIN_ADDRESS or 127.0.0.1"
+    )
+    drain.add_argument(
+        "--admin-port", type=int, default=None, help="default: CHAOSGW_ENVOY_ADMIN_PORT or 9901"
+    )
+    drain.add_argument(
+        "--timeout-s", type=float, default=30.0, help="longest wait (Envoy's --drain-time-s)"
+    )
+    drain.add_argument(
+        "--settle-s",
+        type=float,
+        default=5.0,
+        help="shortest wait: new connections still arrive while the pod leaves the Service",
+    )
+
     upstream = commands.add_parser("upstream", help="run a demo upstream that echoes requests")
     upstream.add_argument("--name", required=True)
     upstream.add_argument("--host", default="127.0.0.1")
@@ -131,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
         from controlplane.devstack import DevPorts, run
 
         return run(DevPorts(args.port_offset))
+    if args.command == "envoy-drain":
+        from controlplane.envoydrain import main as drain_main
+
+        return drain_main(args.admin_address, args.admin_port, args.timeout_s, args.settle_s)
     if args.command in ("envoy", "bootstrap"):
         return _envoy(args)
     if args.command == "certs":

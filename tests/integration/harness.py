@@ -496,6 +496,7 @@ class Envoy:
         node_id: str | None = None,
         log_level: str = "info",
         tls_dir: Path | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.group = group
         self.node_id = node_id or f"envoy-{uuid.uuid4().hex[:8]}"
@@ -519,6 +520,7 @@ class Envoy:
             log_level,
             # mTLS to the control plane with this client certificate directory.
             *(["--tls-dir", str(tls_dir)] if tls_dir is not None else []),
+            *extra_args,
         ]
         self.process = processes.spawn(f"envoy-{self.node_id}", args)
 
