@@ -103,6 +103,20 @@ def main(argv: list[str] | None = None) -> int:
         help="names and addresses the servers answer on besides localhost, comma-separated",
     )
     generate.add_argument("--renew", action="store_true", help="reissue every leaf certificate")
+    kube = certs_commands.add_parser(
+        "kubernetes",
+        help="keep a CA and leaf certificates in Kubernetes Secrets (the chart's certgen Job); "
+        "creates what is missing, keeps what exists",
+    )
+    kube.add_argument("--namespace", required=True)
+    kube.add_argument("--secret-prefix", required=True, help="Secrets <prefix>-ca, <prefix>-*-tls")
+    kube.add_argument("--leaf-hours", type=int, default=2160, help="lifetime of new leaves")
+    kube.add_argument(
+        "--identity",
+        action="append",
+        required=True,
+        help="NAME=URI,HOST,...: the Secret <prefix>-NAME-tls and what its certificate names",
+    )
 
     drain = commands.add_parser(
         "envoy-drain",
@@ -259,6 +273,8 @@ def _envoy(args: argparse.Namespace) -> int:
 
 
 def _certs(args: argparse.Namespace) -> int:
+    if args.certs_command == "kubernetes":
+        return _certs_kubernetes(args)
     from tlsfiles.generate import Plan, describe, generate, parse_names
     from tlsfiles.identities import InvalidGroupError
 
@@ -269,6 +285,22 @@ def _certs(args: argparse.Namespace) -> int:
         print(f"chaosgw certs: {error}", file=sys.stderr)
         return 2
     print(describe(args.dir, written))
+    return 0
+
+
+def _certs_kubernetes(args: argparse.Namespace) -> int:
+    import httpx
+
+    from tlsfiles.kubernetes import Identity, KubernetesError, SecretsApi, ensure
+
+    try:
+        identities = [Identity.parse(value) for value in args.identity]
+        api = SecretsApi.in_cluster(args.namespace)
+        created = ensure(api, args.secret_prefix, identities, leaf_hours=args.leaf_hours)
+    except (ValueError, OSError, KubernetesError, httpx.HTTPError) as error:
+        print(f"chaosgw certs kubernetes: {error}", file=sys.stderr)
+        return 2
+    print(f"created: {', '.join(created) or 'nothing (every Secret exists)'}")
     return 0
 
 
