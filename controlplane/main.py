@@ -62,8 +62,11 @@ async def serve(settings: Settings) -> None:
         settings.ratelimit_endpoints,
         settings.ratelimit_timeout_seconds,
         settings.ratelimit_failure_mode_deny,
+        settings.envoy_tls_dir,
     )
-    extauthz = ExtAuthzService.of(settings.extauthz_endpoints, settings.extauthz_timeout_seconds)
+    extauthz = ExtAuthzService.of(
+        settings.extauthz_endpoints, settings.extauthz_timeout_seconds, settings.envoy_tls_dir
+    )
     # Remote key sets are fetched before a state with their provider is first published.
     jwks = JwksCache(on_change=lambda: publisher.changed())
     publisher = SnapshotPublisher(

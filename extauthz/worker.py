@@ -36,6 +36,7 @@ from extauthz.policies import InvalidResources, RoutePolicies, compile_policies
 from extauthz.servicer import AuthorizationServicer, add_to_server
 from extauthz.sessions import Sessions
 from extauthz.settings import Settings
+from serviceprocess.grpc_port import add_grpc_port
 from serviceprocess.health import HealthApp, HealthServer
 from sessionstore.layout import Keys
 from sessionstore.store import SessionCheck, async_client
@@ -123,7 +124,8 @@ async def serve(settings: Settings, index: int) -> None:
         settings.security_event_max_sources,
     )
     events.add_to_server(events.AccessLogSink(detector), server)
-    grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
+    address = f"{settings.grpc_host}:{settings.grpc_port_of(index)}"
+    grpc_port = add_grpc_port(server, address, settings.tls_directory())
     await server.start()
 
     async def problems() -> list[str]:

@@ -17,6 +17,7 @@ from ratelimit.policies import POLICY_TYPE_URL, InvalidPolicies, compile_policie
 from ratelimit.servicer import RateLimitServicer, add_to_server
 from ratelimit.settings import Settings
 from ratelimit.store import RedisStore
+from serviceprocess.grpc_port import add_grpc_port
 from serviceprocess.health import HealthApp, HealthServer
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,8 @@ async def serve(settings: Settings, index: int) -> None:
     )
     server = grpc.aio.server()
     add_to_server(RateLimitServicer(engine), server)
-    grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port_of(index)}")
+    address = f"{settings.grpc_host}:{settings.grpc_port_of(index)}"
+    grpc_port = add_grpc_port(server, address, settings.tls_directory())
     await server.start()
 
     async def problems() -> list[str]:

@@ -46,12 +46,16 @@ class ExtAuthzService:
 
     endpoints: tuple[tuple[str, int], ...]
     timeout_seconds: float = 0.2
+    # Where Envoys mount their client certificate files; empty: plaintext to the service.
+    tls_dir: str = ""
 
     @classmethod
-    def of(cls, endpoints: Iterable[str], timeout_seconds: float) -> "ExtAuthzService | None":
+    def of(
+        cls, endpoints: Iterable[str], timeout_seconds: float, tls_dir: str = ""
+    ) -> "ExtAuthzService | None":
         """From `host:port` strings; None when there are none (no auth service)."""
         parsed = tuple(host_port(endpoint) for endpoint in endpoints)
-        return cls(parsed, timeout_seconds) if parsed else None
+        return cls(parsed, timeout_seconds, tls_dir) if parsed else None
 
 
 def extauthz_filter(service: ExtAuthzService) -> Any:
@@ -74,7 +78,9 @@ def extauthz_filter(service: ExtAuthzService) -> Any:
 
 
 def build_service_cluster(service: ExtAuthzService) -> Any:
-    return grpc_service_cluster(SERVICE_CLUSTER, service.endpoints)
+    return grpc_service_cluster(
+        SERVICE_CLUSTER, service.endpoints, "extauthz" if service.tls_dir else None
+    )
 
 
 def extauthz_per_route(route: str) -> Any:

@@ -43,6 +43,7 @@ from controlplane.translator.routes import (
 )
 from controlplane.translator.runtime import RUNTIME_LAYER, runtime_layer
 from controlplane.translator.secrets import build_secret
+from controlplane.translator.service_tls import service_secrets
 from controlplane.translator.wire import serialize
 
 
@@ -143,6 +144,16 @@ class Translator:
                     serialize(auth_extauthz.build_service_cluster(extauthz)),
                 )
             )
+        # The file names of Envoy's client certificate for them, in every group.
+        # (Both services take it from the one CHAOSGW_ENVOY_TLS_DIR.)
+        tls_dir = next(
+            (service.tls_dir for service in (ratelimit, extauthz) if service and service.tls_dir),
+            "",
+        )
+        self._service_secrets = [
+            Serialized(secret.name, serialize(secret))
+            for secret in (service_secrets(tls_dir) if tls_dir else [])
+        ]
         self._routes: dict[int, _CompiledRoute] = {}
         # What compiled routes took from each service (timeouts, retries, hashing).
         self._defaults: dict[str, ServiceDefaults] = {}
@@ -202,7 +213,10 @@ class Translator:
                     for listener in listeners
                 ],
                 runtime=[Serialized(RUNTIME_LAYER, runtime_layer(rollouts))],
-                secrets=[self._secret(certificates[name]) for name in presented],
+                secrets=[
+                    *(self._secret(certificates[name]) for name in presented),
+                    *self._service_secrets,
+                ],
                 extension_configs=[jwt_authn],
             )
         for memo in (self._clusters, self._endpoints, self._listeners, self._secrets):

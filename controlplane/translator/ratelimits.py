@@ -76,14 +76,20 @@ class RateLimitService:
     endpoints: tuple[tuple[str, int], ...]
     timeout_seconds: float = 0.1
     failure_mode_deny: bool = False
+    # Where Envoys mount their client certificate files; empty: plaintext to the service.
+    tls_dir: str = ""
 
     @classmethod
     def of(
-        cls, endpoints: Iterable[str], timeout_seconds: float, failure_mode_deny: bool
+        cls,
+        endpoints: Iterable[str],
+        timeout_seconds: float,
+        failure_mode_deny: bool,
+        tls_dir: str = "",
     ) -> "RateLimitService | None":
         """From `host:port` strings; None when there are none (no global rate limiting)."""
         parsed = tuple(host_port(endpoint) for endpoint in endpoints)
-        return cls(parsed, timeout_seconds, failure_mode_deny) if parsed else None
+        return cls(parsed, timeout_seconds, failure_mode_deny, tls_dir) if parsed else None
 
 
 def local_filter() -> Any:
@@ -123,7 +129,9 @@ def global_filter(service: RateLimitService) -> Any:
 
 def build_service_cluster(service: RateLimitService) -> Any:
     """The cluster of the ratelimit service processes."""
-    return grpc_service_cluster(SERVICE_CLUSTER, service.endpoints)
+    return grpc_service_cluster(
+        SERVICE_CLUSTER, service.endpoints, "ratelimit" if service.tls_dir else None
+    )
 
 
 @dataclass(frozen=True)

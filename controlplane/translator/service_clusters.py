@@ -12,6 +12,7 @@ from envoy.extensions.upstreams.http.v3 import http_protocol_options_pb2
 
 from controlplane.translator.clusters import HTTP_PROTOCOL_OPTIONS
 from controlplane.translator.protos import duration_fields, packed, socket_address
+from controlplane.translator.service_tls import service_transport_socket
 
 
 def host_port(endpoint: str) -> tuple[str, int]:
@@ -20,8 +21,11 @@ def host_port(endpoint: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def grpc_service_cluster(name: str, endpoints: Iterable[tuple[str, int]]) -> Any:
-    """A static (or, for host names, DNS) cluster speaking HTTP/2, as gRPC needs."""
+def grpc_service_cluster(
+    name: str, endpoints: Iterable[tuple[str, int]], tls_service: str | None = None
+) -> Any:
+    """A static (or, for host names, DNS) cluster speaking HTTP/2, as gRPC needs; over mTLS
+    to the service identity `tls_service` when given."""
     endpoints = tuple(endpoints)
     resolved = all(_is_ip(host) for host, _ in endpoints)
     cluster = cluster_pb2.Cluster(
@@ -50,6 +54,10 @@ def grpc_service_cluster(name: str, endpoints: Iterable[tuple[str, int]]) -> Any
         )
     )
     cluster.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed(options))
+    if tls_service is not None:
+        transport = service_transport_socket(tls_service)
+        cluster.transport_socket.name = transport["name"]
+        cluster.transport_socket.typed_config.CopyFrom(transport["typed_config"])
     return cluster
 
 

@@ -124,6 +124,7 @@ class RateLimitService:
         xds_address: str,
         count: int = 2,
         tls_dir: Path | None = None,
+        key_prefix: str | None = None,
     ) -> None:
         self.count = count
         self.grpc_port = consecutive_ports(count)
@@ -137,11 +138,17 @@ class RateLimitService:
             CHAOSGW_RATELIMIT_XDS_ADDRESS=xds_address,
             CHAOSGW_RATELIMIT_NODE_ID=f"ratelimit-{self.grpc_port}",
         )
+        if key_prefix is not None:  # counters of its own in a shared Redis
+            env["CHAOSGW_RATELIMIT_KEY_PREFIX"] = key_prefix
         if tls_dir is not None:  # its service identity, for mTLS to the control plane
             env["CHAOSGW_RATELIMIT_TLS_DIR"] = str(tls_dir)
         self._processes = processes
         self._env = env
         self.process: ManagedProcess | None = None
+
+    def set_xds_address(self, xds_address: str) -> None:
+        """Where to subscribe, when the control plane is made after the service's ports."""
+        self._env["CHAOSGW_RATELIMIT_XDS_ADDRESS"] = xds_address
 
     @property
     def endpoints(self) -> list[str]:

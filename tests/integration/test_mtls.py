@@ -2,12 +2,14 @@
 certificate is configured and carries traffic; one with another group's certificate, another
 CA's, or none gets no resource at all; no private key reaches a log."""
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from controlplane.translator import ratelimits
 from tests.integration.harness import (
     LOCALHOST,
     ControlPlane,
@@ -21,7 +23,7 @@ from tests.integration.harness import (
     upstream_of,
     wait_until,
 )
-from tests.integration.ratelimit_service import RateLimitService
+from tests.integration.ratelimit_service import RateLimitService, ratelimit_env
 from tlsfiles.generate import Plan, envoy_dir, generate
 
 pytestmark = pytest.mark.integration
@@ -32,12 +34,19 @@ OTHER = "other"
 class TlsControlPlane(ControlPlane):
     """The harness's control plane, serving xDS with the certificates of `tls_dir`."""
 
-    def __init__(self, processes: ProcessGroup, database_url: str, tls_dir: Path) -> None:
+    def __init__(
+        self,
+        processes: ProcessGroup,
+        database_url: str,
+        tls_dir: Path,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(processes, database_url)
         self.tls_dir = tls_dir
+        self.extra_env = extra_env or {}
 
     def env(self) -> dict[str, str]:
-        return {**super().env(), "CHAOSGW_XDS_TLS_DIR": str(self.tls_dir)}
+        return {**super().env(), "CHAOSGW_XDS_TLS_DIR": str(self.tls_dir), **self.extra_env}
 
     def refused(self, reason: str) -> float:
         text = httpx.get(f"{self.admin_url}/metrics", timeout=2.0).text
@@ -226,3 +235,61 @@ def test_envoy_follows_a_new_ca_and_certificates_without_a_restart(
     assert upstream_of(response) == "echo"
     assert plane.refused("other_group") == 0
     envoy.close()
+
+
+def test_envoy_reaches_the_ratelimit_service_over_mtls(
+    processes: ProcessGroup, database_url: str, certificates: Path
+) -> None:
+    """Envoy's cluster to the service presents the certificate files the control plane names
+    (CHAOSGW_ENVOY_TLS_DIR, sent as file names over SDS); the service serves only mTLS. Under
+    failure_mode_deny, a request the service did not decide would be a 429 without its headers."""
+    certs = certificates / "certs"
+    service = RateLimitService(
+        processes,
+        REDIS_URL,
+        "",
+        count=1,
+        tls_dir=certs / "ratelimit",
+        key_prefix=f"test-mtls-{uuid.uuid4().hex}:",
+    )
+    plane = TlsControlPlane(
+        processes,
+        database_url,
+        certs / "controlplane",
+        {
+            **ratelimit_env(service.endpoints, failure_mode_deny=True),
+            "CHAOSGW_ENVOY_TLS_DIR": str(certs / envoy_dir("default")),
+        },
+    )
+    service.set_xds_address(plane.xds_address)
+    plane.start()
+    service.start()
+    upstream = Upstream(processes, "echo", free_port(), LOCALHOST)
+    upstream.wait_serving()
+    port = free_port()
+    plane.admin.create("listeners", listener_spec("public", port))
+    plane.admin.create("services", service_spec("echo", upstream.port))
+    plane.admin.create("routes", route_spec("echo", "public", "/", {"echo": 100}))
+    plane.admin.create(
+        "rate-limit-policies",
+        {
+            "name": "per-ip",
+            "applies_to": {"type": "routes", "routes": ["echo"]},
+            "counted_by": ["ip"],
+            "limit": {"requests": 3, "window_seconds": 60},
+        },
+    )
+    envoy = Envoy(processes, plane.xds_address, tls_dir=certs / envoy_dir("default"))
+    envoy.wait_live()
+    url = f"http://{LOCALHOST}:{port}/hello"
+
+    def decided() -> httpx.Response | None:
+        response = _routed(url)
+        return response if response is not None and "ratelimit-limit" in response.headers else None
+
+    wait_until(decided, timeout=15, description="a request decided by the service over mTLS")
+    statuses = [httpx.get(url, timeout=2.0).status_code for _ in range(3)]
+    assert statuses[-1] == 429
+    assert envoy.stat(f"cluster.{ratelimits.SERVICE_CLUSTER}.ssl.handshake") >= 1
+    envoy.close()
+    plane.close()
