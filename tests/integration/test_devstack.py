@@ -4,6 +4,8 @@ included, and a clean stop of every process it started."""
 import os
 import re
 import signal
+import socket
+import ssl
 import sys
 from pathlib import Path
 
@@ -83,6 +85,14 @@ def test_run_serves_the_demo_and_stops_everything(tmp_path: Path, stop_signal: i
             return sorted(node["id"] for node in nodes["items"])
 
         wait_until(lambda: connected() == expected, timeout=15, description=f"nodes {expected}")
+        # All of them over mTLS: the xDS port speaks TLS with the certificate made in var/certs.
+        context = ssl.create_default_context(cadata=(tmp_path / "var/certs/ca/ca.crt").read_text())
+        context.set_alpn_protocols(["h2"])
+        with (
+            socket.create_connection(("127.0.0.1", ports.xds), timeout=5) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            assert tls.getpeercert()
 
         # The demo's per-player limit on /me, for the player of the token the banner prints,
         # decided by the rate-limit service in Redis. No token, no entry.
