@@ -1,6 +1,7 @@
 """The Helm chart as helm renders it: lint, Kubernetes schemas, golden renders, and what an SRE
 sees for each values file (defaults, production HA, minimal development)."""
 
+import base64
 import os
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import yaml
 from charttools import values_table
 from tests.helm.chart import (
     CHART,
+    NAMESPACE,
+    RELEASE,
     VALUE_SETS,
     Manifest,
     env_of,
@@ -20,7 +23,9 @@ from tests.helm.chart import (
     refusal,
     render,
     render_text,
+    template_args,
 )
+from tests.helm.fake_kubernetes import fake_cluster
 
 TESTDATA = Path(__file__).resolve().parent / "testdata"
 # The chart's kubeVersion floor up to the newest schemas kubernetes-validate ships.
@@ -230,3 +235,48 @@ def test_readme_values_table_is_the_schemas() -> None:
     assert values_table.section_of(readme) == values_table.table(), (
         "helm/README.md's values table is out of date: paste `python -m charttools.values_table`"
     )
+
+
+def _generated_data(kubeconfig: Path) -> dict[str, str]:
+    result = helm(
+        *template_args(None),
+        "--dry-run=server",
+        "--disable-openapi-validation",
+        "--kubeconfig",
+        str(kubeconfig),
+    )
+    assert result.returncode == 0, result.stderr
+    docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    data: dict[str, str] = find(docs, "Secret", "gw-chaosgw-generated")["data"]
+    return data
+
+
+def test_upgrade_reads_generated_secrets_back(tmp_path: Path) -> None:
+    kept = {
+        "admin-token": base64.b64encode(b"token-of-the-first-install-0123456789").decode(),
+        "api-key-secret": base64.b64encode(b"api-key-secret-of-the-first-install-01").decode(),
+    }
+    stored = {
+        "gw-chaosgw-generated": {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": "gw-chaosgw-generated",
+                "namespace": NAMESPACE,
+                # What helm wrote on the first install: the upgrade adopts its own object.
+                "labels": {"app.kubernetes.io/managed-by": "Helm"},
+                "annotations": {
+                    "meta.helm.sh/release-name": RELEASE,
+                    "meta.helm.sh/release-namespace": NAMESPACE,
+                },
+            },
+            "data": kept,
+        }
+    }
+    with fake_cluster(stored, tmp_path, NAMESPACE) as kubeconfig:
+        assert _generated_data(kubeconfig) == kept
+    # The same render against a cluster without it draws new values: the lookup decided.
+    with fake_cluster({}, tmp_path, NAMESPACE) as kubeconfig:
+        fresh = _generated_data(kubeconfig)
+    assert set(fresh) == set(kept)
+    assert not set(fresh.values()) & set(kept.values())
