@@ -54,6 +54,10 @@ def grpc_service_cluster(
         )
     )
     cluster.typed_extension_protocol_options[HTTP_PROTOCOL_OPTIONS].CopyFrom(packed(options))
+    if not resolved:
+        # A Kubernetes headless Service has A records only; with IPv6 preferred (Envoy's AUTO)
+        # each resolution would first ask for AAAA records that never come.
+        cluster.dns_lookup_family = cluster_pb2.Cluster.V4_PREFERRED
     if tls_service is not None:
         transport = service_transport_socket(tls_service)
         cluster.transport_socket.name = transport["name"]
