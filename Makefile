@@ -136,7 +136,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(KUBE_BINARIES) &: charttools/kube_binaries.py $(STAMP)
+$(KUBE_BINARIES) &: charttools/kube_binaries.py | $(STAMP)
 	$(BIN)/python -m charttools.kube_binaries $(BIN)
 
 proto/%_pb2.py: proto/%.proto $(STAMP)
