@@ -36,7 +36,10 @@ def open_connections(admin: httpx.Client) -> int:
     return sum(
         int(stat["value"])
         for stat in response.json()["stats"]
-        if "value" in stat and not stat["name"].startswith(ADMIN_LISTENER)
+        if "value" in stat
+        and not stat["name"].startswith(ADMIN_LISTENER)
+        # Envoy also counts each listener's connections per worker thread: counted once here.
+        and ".worker_" not in stat["name"]
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.integration.harness import (
     CHAOSGW,
@@ -119,3 +120,35 @@ def test_drain_lets_in_flight_requests_finish_then_closes(
         description="the drained listener to stop accepting",
         alive=[gw.envoy.process],
     )
+
+
+def test_open_websocket_keeps_working_and_the_hook_stops_at_its_bound(
+    gateway: tuple[Gateway, Upstream],
+) -> None:
+    gw, _ = gateway
+    bound_s = 1.5
+    with connect(gw.url("/chat", scheme="ws"), open_timeout=5) as socket:
+        socket.send("before")
+        assert socket.recv(timeout=5) == "before"
+        started = time.monotonic()
+        drain = subprocess.run(
+            [
+                CHAOSGW,
+                "envoy-drain",
+                f"--admin-port={gw.envoy.admin_port}",
+                f"--timeout-s={bound_s}",
+                "--settle-s=0",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        waited = time.monotonic() - started
+        # Envoy cannot close a WebSocket with a close frame: the hook waits for it up to its
+        # bound, says so, and the socket keeps carrying messages meanwhile.
+        assert drain.returncode == 0, drain.stderr
+        assert "1 connection(s) left" in drain.stderr, drain.stderr
+        assert bound_s <= waited < bound_s + 5
+        socket.send("during the drain")
+        assert socket.recv(timeout=5) == "during the drain"
